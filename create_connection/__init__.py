@@ -1,0 +1,37 @@
+"""The functions, each a few lines: trigger input → core → response, return or raise."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from . import eventgrid, http, queue
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
+
+
+@bp.function_name("create_connection_http")
+@bp.route(route="connections", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def create_connection_http(req: func.HttpRequest) -> func.HttpResponse:
+    """Create (or return) the Adobe connection for one Event Hubs namespace."""
+    return http.create(req)
+
+
+@bp.function_name("get_connection_http")
+@bp.route(route="connections/{namespace}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def get_connection_http(req: func.HttpRequest) -> func.HttpResponse:
+    """Return the stored record of a connection, 404 when none."""
+    return http.get(req)
+
+
+@bp.function_name("create_connection_queue")
+@bp.queue_trigger(arg_name="msg", queue_name="eventhubs-connection-requests", connection="AzureWebJobsStorage")
+def create_connection_queue(msg: func.QueueMessage) -> None:
+    """The POST, from a queue message."""
+    queue.handle(msg)
+
+
+@bp.function_name("on_namespace_event")
+@bp.event_grid_trigger(arg_name="event")
+def on_namespace_event(event: func.EventGridEvent) -> None:
+    """Event Grid: a namespace was created (create its connection) or deleted (mark it)."""
+    eventgrid.handle_namespace_event(event)

@@ -1,0 +1,95 @@
+"""Event Grid adapters: resource events for namespaces, Key Vault events for secrets."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+import azure.functions as func
+
+from shared.errors import ConnectorError, InvalidRequest
+from shared.eventhubs import validate_namespace
+from shared.models import ConnectionRequest
+from shared.runtime import get_runtime
+from shared.service import Source
+
+from .queue import settle
+
+log = logging.getLogger("eventhubs_connector")
+
+WRITE_SUCCESS: Final = "microsoft.resources.resourcewritesuccess"
+DELETE_SUCCESS: Final = "microsoft.resources.resourcedeletesuccess"
+NAMESPACE_WRITE: Final = "microsoft.eventhub/namespaces/write"
+NAMESPACE_DELETE: Final = "microsoft.eventhub/namespaces/delete"
+_NAMESPACE_ID: Final = re.compile(
+    r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.eventhub/namespaces/([^/]+)/?",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class NamespaceEvent:
+    """A parsed resource event about an Event Hubs namespace."""
+
+    action: str  # "write" or "delete"
+    namespace: str
+
+
+def parse_namespace_event(event_type: str, subject: str | None, data: Any) -> NamespaceEvent | None:
+    """The namespace event, None for an event to ignore; InvalidRequest for a malformed one."""
+    kind = (event_type or "").lower()
+    if kind not in (WRITE_SUCCESS, DELETE_SUCCESS):
+        return None
+    if not isinstance(data, dict):
+        raise InvalidRequest("The event has no data object.", field="data")
+    operation = data.get("operationName")
+    if not isinstance(operation, str):
+        raise InvalidRequest("The event's data.operationName is missing or not a string.", field="data.operationName")
+    wanted = NAMESPACE_WRITE if kind == WRITE_SUCCESS else NAMESPACE_DELETE
+    if operation.lower() != wanted:
+        return None
+    resource = subject if isinstance(subject, str) and subject else data.get("resourceUri")
+    if not isinstance(resource, str) or not resource:
+        raise InvalidRequest("The event has no subject or data.resourceUri naming the namespace.", field="subject")
+    match = _NAMESPACE_ID.fullmatch(resource.strip())
+    if match is None:
+        raise InvalidRequest("The event's subject is not an Event Hubs namespace resource id.", field="subject")
+    return NamespaceEvent("write" if kind == WRITE_SUCCESS else "delete", validate_namespace(match.group(1), "subject"))
+
+
+def _event_body(event: func.EventGridEvent) -> tuple[str, str | None, Any]:
+    try:
+        data = event.get_json()
+    except ValueError:
+        data = None
+    return event.event_type or "", event.subject, data
+
+
+def handle_namespace_event(event: func.EventGridEvent) -> None:
+    """Create the connection for a created namespace; mark records of a deleted one."""
+    what = f"event {event.id or '-'} ({event.event_type or 'no type'})"
+    try:
+        parsed = parse_namespace_event(*_event_body(event))
+        if parsed is None:
+            log.info("%s ignored: not an Event Hubs namespace write or delete", what)
+            return
+        runtime = get_runtime()
+        source = Source("event", event.id)
+        if parsed.action == "delete":
+            changed = runtime.service.mark_namespace_deleted(parsed.namespace, source)
+            log.info("%s: namespace %s deleted, %d record(s) marked", what, parsed.namespace, changed)
+            return
+        request = ConnectionRequest(namespace=parsed.namespace, sandbox=runtime.settings.default_sandbox)
+        outcome = runtime.service.create_or_get(request, source)
+    except ConnectorError as err:
+        settle(err, what)
+        return
+    log.info(
+        "%s: %s %s (%s)",
+        what,
+        outcome.record.key,
+        outcome.record.state.value,
+        "created" if outcome.created else "existing",
+    )

@@ -1,0 +1,1 @@
+"""Library code of the Event Hubs to Adobe connector: no triggers here."""

@@ -1,0 +1,55 @@
+"""Notifications for downstream automation: one JSON message per record change."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from .errors import ConnectorError
+from .models import ConnectionRecord
+
+if TYPE_CHECKING:
+    from azure.storage.queue import QueueClient
+
+log = logging.getLogger("eventhubs_connector")
+
+
+class EventPublisher(Protocol):
+    """Publishes `{"event", "record", "error"?}` messages."""
+
+    def publish(self, event: str, record: ConnectionRecord, error: ConnectorError | None = None) -> None:
+        """Send one notification; never raises (the record is the source of truth)."""
+        ...
+
+
+def notification(event: str, record: ConnectionRecord, error: ConnectorError | None = None) -> str:
+    """The JSON text of one notification."""
+    body: dict[str, object] = {"event": event, "record": record.to_json()}
+    if error is not None:
+        body["error"] = error.to_body()["error"]
+    return json.dumps(body, separators=(",", ":"))
+
+
+class QueueEventPublisher:
+    """Puts notifications on the CONNECTION_EVENTS_QUEUE storage queue as plain JSON text."""
+
+    def __init__(self, queue: QueueClient) -> None:
+        self._queue = queue
+        self.sent = 0
+
+    def publish(self, event: str, record: ConnectionRecord, error: ConnectorError | None = None) -> None:
+        from azure.core.exceptions import AzureError
+
+        try:
+            self._queue.send_message(notification(event, record, error))
+            self.sent += 1
+        except AzureError as err:
+            log.error("Could not queue the %r notification for %s: %s", event, record.key, type(err).__name__)
+
+
+class NoEvents:
+    """The publisher when CONNECTION_EVENTS_QUEUE is not set."""
+
+    def publish(self, event: str, record: ConnectionRecord, error: ConnectorError | None = None) -> None:
+        return None

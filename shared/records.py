@@ -1,0 +1,213 @@
+"""The record store on Azure Table storage, with the conditional writes the claim relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from .errors import ConfigurationError, DependencyUnavailable
+from .models import AuthType, ConnectionKey, ConnectionRecord, LastError, State
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient
+
+
+class WriteConflict(Exception):
+    """A conditional write lost: the row exists (insert) or changed since it was read (If-Match)."""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record with the table etag it was read or written with."""
+
+    record: ConnectionRecord
+    etag: str
+
+
+class RecordStore(Protocol):
+    """Where records live; writes are conditional."""
+
+    operations: int
+
+    def get(self, key: ConnectionKey) -> StoredRecord | None:
+        """The record for a key, or None."""
+        ...
+
+    def insert(self, record: ConnectionRecord) -> StoredRecord:
+        """Insert a new record; WriteConflict if one exists."""
+        ...
+
+    def replace(self, record: ConnectionRecord, etag: str) -> StoredRecord:
+        """Replace a record only if unchanged since `etag`; WriteConflict otherwise."""
+        ...
+
+    def list(self, sandbox: str | None = None, namespace: str | None = None) -> Iterator[ConnectionRecord]:
+        """Records, optionally for one sandbox and/or namespace."""
+        ...
+
+
+class TableRecordStore:
+    """Records as Table entities: PartitionKey = sandbox, RowKey = `namespace|eventhub`."""
+
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+        self.operations = 0  # table round trips, for the benchmark's call budget
+
+    def get(self, key: ConnectionKey) -> StoredRecord | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        self.operations += 1
+        try:
+            with storage_errors():
+                entity = self._table.get_entity(key.partition_key, key.row_key)
+        except ResourceNotFoundError:
+            return None
+        return StoredRecord(from_entity(entity), str(entity.metadata["etag"]))
+
+    def insert(self, record: ConnectionRecord) -> StoredRecord:
+        from azure.core.exceptions import ResourceExistsError
+
+        self.operations += 1
+        try:
+            with storage_errors():
+                metadata = self._table.create_entity(to_entity(record))
+        except ResourceExistsError:
+            raise WriteConflict(str(record.key)) from None
+        return StoredRecord(record, metadata["etag"])
+
+    def replace(self, record: ConnectionRecord, etag: str) -> StoredRecord:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        self.operations += 1
+        try:
+            with storage_errors():
+                metadata = self._table.update_entity(
+                    to_entity(record), mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise WriteConflict(str(record.key)) from None
+        return StoredRecord(record, metadata["etag"])
+
+    def list(self, sandbox: str | None = None, namespace: str | None = None) -> Iterator[ConnectionRecord]:
+        filters, parameters = [], {}
+        if sandbox is not None:
+            filters.append("PartitionKey eq @sandbox")
+            parameters["sandbox"] = sandbox
+        if namespace is not None:
+            filters.append("Namespace eq @namespace")
+            parameters["namespace"] = namespace
+        self.operations += 1
+        with storage_errors():
+            if filters:
+                entities = self._table.query_entities(" and ".join(filters), parameters=parameters)
+            else:
+                entities = self._table.list_entities()
+            for entity in entities:
+                yield from_entity(entity)
+
+
+class storage_errors:
+    """Maps storage failures to the error hierarchy (conflicts and not-found pass through)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: object) -> Literal[False]:
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceExistsError,
+            ResourceModifiedError,
+            ResourceNotFoundError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+
+        if err is None or isinstance(err, ResourceExistsError | ResourceModifiedError | ResourceNotFoundError):
+            return False
+        if isinstance(err, ClientAuthenticationError) or (
+            isinstance(err, HttpResponseError) and err.status_code in (401, 403)
+        ):
+            raise ConfigurationError(
+                "Table storage refused the app's credentials: check AzureWebJobsStorage and the identity's "
+                "'Storage Table Data Contributor' role.",
+                setting="AzureWebJobsStorage",
+            ) from None
+        if isinstance(err, HttpResponseError | ServiceRequestError | ServiceResponseError):
+            raise DependencyUnavailable(
+                "Table storage is unavailable.", dependency="Table storage", retry_after=15
+            ) from None
+        return False
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def to_entity(record: ConnectionRecord) -> dict[str, Any]:
+    """The Table entity of a record. Nulls are left out (Table storage has no null)."""
+    entity: dict[str, Any] = {
+        "PartitionKey": record.key.partition_key,
+        "RowKey": record.key.row_key,
+        "Namespace": record.key.namespace,
+        "EventHubName": record.key.event_hub,
+        "State": record.state.value,
+        "AuthType": record.auth_type.value,
+        "Name": record.name,
+        "CreatedAt": record.created_at,
+        "UpdatedAt": record.updated_at,
+        "ConnectionId": record.connection_id,
+        "AdobeEtag": record.etag,
+        "SecretName": record.secret_name,
+        "SecretVersion": record.secret_version,
+        "SourceId": record.source_id,
+        "NearExpiry": record.near_expiry,
+        "LeaseUntil": record.lease_until,
+        "Owner": record.owner,
+        "MayExist": record.may_exist,
+    }
+    if record.last_error is not None:
+        entity.update(
+            LastErrorCode=record.last_error.code,
+            LastErrorMessage=record.last_error.message,
+            LastErrorAt=record.last_error.at,
+        )
+    return {k: v for k, v in entity.items() if v is not None}
+
+
+def from_entity(entity: dict[str, Any]) -> ConnectionRecord:
+    """The record held in a Table entity."""
+    created = _dt(entity.get("CreatedAt")) or datetime.fromtimestamp(0, UTC)
+    last_error = None
+    if entity.get("LastErrorCode"):
+        last_error = LastError(
+            code=str(entity["LastErrorCode"]),
+            message=str(entity.get("LastErrorMessage", "")),
+            at=_dt(entity.get("LastErrorAt")) or created,
+        )
+    return ConnectionRecord(
+        key=ConnectionKey(str(entity["PartitionKey"]), str(entity["Namespace"]), entity.get("EventHubName") or None),
+        state=State(entity["State"]),
+        auth_type=AuthType(entity.get("AuthType", "sas")),
+        name=str(entity.get("Name", "")),
+        created_at=created,
+        updated_at=_dt(entity.get("UpdatedAt")) or created,
+        connection_id=entity.get("ConnectionId"),
+        etag=entity.get("AdobeEtag"),
+        last_error=last_error,
+        secret_name=entity.get("SecretName"),
+        secret_version=entity.get("SecretVersion"),
+        source_id=entity.get("SourceId"),
+        near_expiry=bool(entity.get("NearExpiry", False)),
+        lease_until=_dt(entity.get("LeaseUntil")),
+        owner=entity.get("Owner"),
+        may_exist=bool(entity.get("MayExist", False)),
+    )

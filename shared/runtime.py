@@ -1,0 +1,183 @@
+"""Builds the real clients once per worker, lazily, from the settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .adobe import AdobeClient
+from .credentials import load_adobe_credentials
+from .notifications import EventPublisher, NoEvents, QueueEventPublisher
+from .records import TableRecordStore, storage_errors
+from .retry import Retrier, RetryPolicy
+from .secrets import KeyVaultSecrets
+from .service import Clock, ConnectionService
+from .settings import Settings
+
+# The SDKs' HTTP logging policy prints request and response headers at INFO: keep it quiet.
+for _name in ("azure.core.pipeline.policies.http_logging_policy", "azure.identity", "urllib3"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+@dataclass
+class Runtime:
+    """The settings and the service built on the real clients."""
+
+    settings: Settings
+    service: ConnectionService
+    secrets: KeyVaultSecrets
+    adobe: AdobeClient
+    records: TableRecordStore
+    events: EventPublisher
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Construct the credential, SecretClient, requests.Session and TableClient, and the service on them."""
+    import requests
+    from azure.data.tables import TableServiceClient
+    from azure.keyvault.secrets import SecretClient
+
+    credential = _credential(settings)
+    common: dict[str, Any] = {"retry_total": 0, "logging_enable": False}
+    if settings.ca_bundle:
+        common["connection_verify"] = settings.ca_bundle
+    clock = Clock(now=lambda: datetime.now(UTC), monotonic=time.monotonic, sleep=time.sleep)
+    retrier = Retrier(
+        RetryPolicy(), monotonic=time.monotonic, wall_clock=clock.now, sleep=time.sleep, jitter=random.random
+    )
+    secret_client = SecretClient(
+        settings.key_vault_url,
+        credential,
+        verify_challenge_resource=not settings.key_vault_is_emulator,
+        connection_timeout=min(5.0, settings.http_timeout_seconds),
+        read_timeout=settings.http_timeout_seconds,
+        **common,
+    )
+    secrets = KeyVaultSecrets(
+        secret_client,
+        vault_url=settings.key_vault_url,
+        ttl=settings.secret_cache_seconds,
+        retrier=retrier,
+        monotonic=time.monotonic,
+    )
+
+    storage_kwargs: dict[str, Any] = {
+        "retry_total": 2,
+        "retry_backoff_factor": 0.2,
+        "retry_backoff_max": 2,
+        "connection_timeout": 5,
+        "read_timeout": 15,
+        "logging_enable": False,
+    }
+    if settings.storage.connection_string is not None:
+        tables = TableServiceClient.from_connection_string(
+            settings.storage.connection_string.reveal(), **storage_kwargs
+        )
+    else:
+        assert settings.storage.table_endpoint is not None
+        tables = TableServiceClient(
+            settings.storage.table_endpoint, credential=_storage_credential(settings, credential), **storage_kwargs
+        )
+    with storage_errors():
+        tables.create_table_if_not_exists(settings.connections_table)
+    records = TableRecordStore(tables.get_table_client(settings.connections_table))
+
+    events: EventPublisher = NoEvents()
+    if settings.events_queue:
+        events = QueueEventPublisher(_events_queue(settings, credential, storage_kwargs))
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.trust_env = False  # no proxies or .netrc from the environment; TLS trust is explicit
+    if settings.ca_bundle:
+        session.verify = settings.ca_bundle
+    adobe = AdobeClient(
+        session,
+        ims_url=settings.ims_url,
+        platform_url=settings.platform_url,
+        scopes=settings.scopes,
+        credentials=lambda deadline: load_adobe_credentials(secrets, settings, deadline),
+        retrier=retrier,
+        timeout=settings.http_timeout_seconds,
+        monotonic=time.monotonic,
+    )
+    service = ConnectionService(settings, secrets=secrets, adobe=adobe, records=records, events=events, clock=clock)
+    return Runtime(settings, service, secrets, adobe, records, events)
+
+
+def _credential(settings: Settings) -> Any:
+    if settings.use_managed_identity:
+        from azure.identity import ManagedIdentityCredential
+
+        return (
+            ManagedIdentityCredential(client_id=settings.azure_client_id)
+            if settings.azure_client_id
+            else ManagedIdentityCredential()
+        )
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(exclude_managed_identity_credential=True)
+
+
+def _storage_credential(settings: Settings, default: Any) -> Any:
+    if settings.storage.client_id and settings.use_managed_identity:
+        from azure.identity import ManagedIdentityCredential
+
+        return ManagedIdentityCredential(client_id=settings.storage.client_id)
+    return default
+
+
+def _events_queue(settings: Settings, credential: Any, kwargs: dict[str, Any]) -> Any:
+    from azure.core.exceptions import ResourceExistsError
+    from azure.storage.queue import QueueClient
+
+    assert settings.events_queue is not None
+    if settings.storage.connection_string is not None:
+        queue = QueueClient.from_connection_string(
+            settings.storage.connection_string.reveal(), settings.events_queue, **kwargs
+        )
+    else:
+        assert settings.storage.queue_endpoint is not None
+        queue = QueueClient(
+            settings.storage.queue_endpoint,
+            settings.events_queue,
+            credential=_storage_credential(settings, credential),
+            **kwargs,
+        )
+    try:
+        with storage_errors():
+            queue.create_queue()
+    except ResourceExistsError:
+        pass
+    return queue
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def get_runtime(environ: Mapping[str, str] | None = None) -> Runtime:
+    """The worker's runtime, built on first use. Raises ConfigurationError for a bad setting."""
+    global _runtime
+    if _runtime is not None:
+        return _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = build_runtime(Settings.from_env(os.environ if environ is None else environ))
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the worker's runtime (tests, and after a settings change)."""
+    global _runtime
+    with _lock:
+        _runtime = None

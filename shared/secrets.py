@@ -1,0 +1,120 @@
+"""The secret source: Key Vault reads with a per-worker TTL cache, versions tracked."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from .errors import ConfigurationError, SecretNotFound
+from .retry import CallResult, Deadline, Failure, Retrier
+from .sensitive import Secret
+
+if TYPE_CHECKING:
+    from azure.keyvault.secrets import SecretClient
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """One version of a Key Vault secret."""
+
+    name: str
+    value: Secret
+    version: str | None
+
+
+class SecretSource(Protocol):
+    """Where secrets come from (Key Vault in production)."""
+
+    def get(self, name: str, deadline: Deadline) -> SecretValue:
+        """The current value of a secret; raises SecretNotFound, ConfigurationError or DependencyUnavailable."""
+        ...
+
+    def invalidate(self, name: str) -> None:
+        """Forget a cached value (after a rotation event)."""
+        ...
+
+
+class KeyVaultSecrets:
+    """Reads secrets with the real SecretClient, retried by the one policy, cached for `ttl` seconds."""
+
+    def __init__(
+        self,
+        client: SecretClient,
+        *,
+        vault_url: str,
+        ttl: float,
+        retrier: Retrier,
+        monotonic: Callable[[], float],
+    ) -> None:
+        self._client = client
+        self._vault_url = vault_url
+        self._ttl = ttl
+        self._retrier = retrier
+        self._monotonic = monotonic
+        self._cache: dict[str, tuple[float, SecretValue]] = {}
+        self._lock = threading.Lock()
+        self.reads = 0  # Key Vault round trips made, for the benchmark's call budget
+
+    def invalidate(self, name: str) -> None:
+        with self._lock:
+            self._cache.pop(name.lower(), None)
+
+    def get(self, name: str, deadline: Deadline) -> SecretValue:
+        cache_key = name.lower()
+        now = self._monotonic()
+        with self._lock:
+            hit = self._cache.get(cache_key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        value = self._retrier.call(lambda: self._read_once(name), dependency="Key Vault", deadline=deadline)
+        with self._lock:
+            self._cache[cache_key] = (now, value)
+        return value
+
+    def _read_once(self, name: str) -> tuple[CallResult, SecretValue]:
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceNotFoundError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+
+        self.reads += 1
+        placeholder = SecretValue(name, Secret(""), None)
+        try:
+            secret = self._client.get_secret(name)
+        except ResourceNotFoundError:
+            raise SecretNotFound(
+                f"Key Vault secret '{name}' was not found in {self._vault_url}.", secret_name=name
+            ) from None
+        except ClientAuthenticationError as err:
+            if err.status_code in (401, 403):
+                raise self._access_denied(name) from None
+            # The credential itself failed (identity endpoint unreachable or refusing): not the vault.
+            raise ConfigurationError(
+                "The app's identity could not get a token for Key Vault; check the managed identity "
+                "(AZURE_CLIENT_ID) or your developer login.",
+                setting="AZURE_CLIENT_ID",
+            ) from None
+        except HttpResponseError as err:
+            if err.status_code in (401, 403):
+                raise self._access_denied(name) from None
+            retry_after = err.response.headers.get("Retry-After") if err.response is not None else None  # type: ignore[attr-defined]
+            return CallResult(status=err.status_code or 500, retry_after=retry_after), placeholder
+        except ServiceRequestError:
+            return CallResult(failure=Failure.NOT_SENT), placeholder
+        except ServiceResponseError:
+            return CallResult(failure=Failure.UNCERTAIN), placeholder
+        if secret.value is None:
+            raise SecretNotFound(f"Key Vault secret '{name}' has no value.", secret_name=name)
+        return CallResult(status=200), SecretValue(name, Secret(secret.value), secret.properties.version)
+
+    def _access_denied(self, name: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"Key Vault {self._vault_url} refused the app's identity reading secret '{name}': grant it the "
+            "'Key Vault Secrets User' role on the vault (or a 'get' secret access policy).",
+            setting="KEY_VAULT_URL",
+        )

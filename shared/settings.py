@@ -1,0 +1,262 @@
+"""The one settings object: read from the environment and validated in one place."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Protocol
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+from .eventhubs import SANDBOX_PATTERN
+from .sensitive import Secret
+
+DEFAULT_SCOPES: Final = "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
+_SECRET_NAME: Final = re.compile(r"[0-9A-Za-z-]{1,127}")
+_TABLE_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
+_QUEUE_NAME: Final = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+_TRUE: Final = {"true", "1", "yes"}
+_FALSE: Final = {"false", "0", "no", ""}
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where the records table and the events queue live: a connection string or an identity-based account."""
+
+    connection_string: Secret | None
+    table_endpoint: str | None = None
+    queue_endpoint: str | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every app setting of the contract, validated. Build with `Settings.from_env(os.environ)`."""
+
+    key_vault_url: str
+    storage: StorageSettings
+    azure_client_id: str | None
+    use_managed_identity: bool
+    default_sandbox: str
+    ims_url: str
+    platform_url: str
+    scopes: str
+    client_id_secret: str
+    client_secret_secret: str
+    org_id_secret: str
+    sas_secret_template: str
+    aad_secret_template: str
+    connections_table: str
+    events_queue: str | None
+    secret_cache_seconds: float
+    delete_connection_on_namespace_delete: bool
+    http_timeout_seconds: float
+    retry_budget_seconds: float
+    claim_lease_seconds: float
+    claim_wait_seconds: float
+    ca_bundle: str | None
+
+    @property
+    def key_vault_is_emulator(self) -> bool:
+        """A vault on a loopback host is a local emulator: the challenge-resource check is off."""
+        return is_loopback(urlsplit(self.key_vault_url).hostname or "")
+
+    def sas_secret_name(self, namespace: str) -> str:
+        return self.sas_secret_template.format(namespace=namespace)
+
+    def aad_secret_name(self, namespace: str) -> str:
+        return self.aad_secret_template.format(namespace=namespace)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read and validate the settings; raise ConfigurationError naming the first bad one."""
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(name)
+            if value is None or not value.strip():
+                return default
+            return value.strip()
+
+        def required(name: str) -> str:
+            value = get(name)
+            if value is None:
+                raise ConfigurationError(f"The app setting {name} is required but not set.", setting=name)
+            return value
+
+        sas_template = _template(
+            get("EVENTHUBS_SECRET_TEMPLATE", "eventhubs-sas-{namespace}"), "EVENTHUBS_SECRET_TEMPLATE"
+        )
+        aad_template = _template(
+            get("EVENTHUBS_AAD_SECRET_TEMPLATE", "eventhubs-aad-{namespace}"), "EVENTHUBS_AAD_SECRET_TEMPLATE"
+        )
+        if (
+            _prefix(sas_template) == _prefix(aad_template)
+            or _prefix(sas_template).startswith(_prefix(aad_template))
+            or _prefix(aad_template).startswith(_prefix(sas_template))
+        ):
+            raise ConfigurationError(
+                "EVENTHUBS_SECRET_TEMPLATE and EVENTHUBS_AAD_SECRET_TEMPLATE must have different prefixes "
+                "so a secret name maps back to one namespace and auth type.",
+                setting="EVENTHUBS_AAD_SECRET_TEMPLATE",
+            )
+        events_queue = get("CONNECTION_EVENTS_QUEUE")
+        if events_queue is not None and not _QUEUE_NAME.fullmatch(events_queue):
+            raise ConfigurationError(
+                "CONNECTION_EVENTS_QUEUE must be a storage queue name: 3 to 63 lowercase letters, digits "
+                "and single hyphens.",
+                setting="CONNECTION_EVENTS_QUEUE",
+            )
+        table = get("CONNECTIONS_TABLE", "EventHubsConnections") or ""
+        if not _TABLE_NAME.fullmatch(table):
+            raise ConfigurationError(
+                "CONNECTIONS_TABLE must be a table name: 3 to 63 letters and digits, starting with a letter.",
+                setting="CONNECTIONS_TABLE",
+            )
+        sandbox = get("ADOBE_SANDBOX_NAME", "prod") or ""
+        if not SANDBOX_PATTERN.fullmatch(sandbox):
+            raise ConfigurationError(
+                "ADOBE_SANDBOX_NAME must be a sandbox name: lowercase letters, digits and hyphens.",
+                setting="ADOBE_SANDBOX_NAME",
+            )
+        lease = _number(get, "CLAIM_LEASE_SECONDS", 120, minimum=1)
+        budget = _number(get, "RETRY_BUDGET_SECONDS", 45, minimum=0)
+        if budget >= lease:
+            raise ConfigurationError(
+                "RETRY_BUDGET_SECONDS must be shorter than CLAIM_LEASE_SECONDS, so a live claim never expires.",
+                setting="RETRY_BUDGET_SECONDS",
+            )
+        return cls(
+            key_vault_url=_service_url(required("KEY_VAULT_URL"), "KEY_VAULT_URL"),
+            storage=_storage(get),
+            azure_client_id=get("AZURE_CLIENT_ID"),
+            use_managed_identity=get("IDENTITY_ENDPOINT") is not None or get("MSI_ENDPOINT") is not None,
+            default_sandbox=sandbox,
+            ims_url=_service_url(get("ADOBE_IMS_URL", "https://ims-na1.adobelogin.com") or "", "ADOBE_IMS_URL"),
+            platform_url=_service_url(
+                get("ADOBE_PLATFORM_URL", "https://platform.adobe.io") or "", "ADOBE_PLATFORM_URL"
+            ),
+            scopes=get("ADOBE_SCOPES", DEFAULT_SCOPES) or "",
+            client_id_secret=_secret_name(get("ADOBE_CLIENT_ID_SECRET", "adobe-client-id"), "ADOBE_CLIENT_ID_SECRET"),
+            client_secret_secret=_secret_name(
+                get("ADOBE_CLIENT_SECRET_SECRET", "adobe-client-secret"), "ADOBE_CLIENT_SECRET_SECRET"
+            ),
+            org_id_secret=_secret_name(get("ADOBE_ORG_ID_SECRET", "adobe-org-id"), "ADOBE_ORG_ID_SECRET"),
+            sas_secret_template=sas_template,
+            aad_secret_template=aad_template,
+            connections_table=table,
+            events_queue=events_queue,
+            secret_cache_seconds=_number(get, "SECRET_CACHE_SECONDS", 300, minimum=0),
+            delete_connection_on_namespace_delete=_flag(get, "DELETE_CONNECTION_ON_NAMESPACE_DELETE"),
+            http_timeout_seconds=_number(get, "HTTP_TIMEOUT_SECONDS", 10, minimum=0.1),
+            retry_budget_seconds=budget,
+            claim_lease_seconds=lease,
+            claim_wait_seconds=_number(get, "CLAIM_WAIT_SECONDS", 10, minimum=0),
+            ca_bundle=get("REQUESTS_CA_BUNDLE"),
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _service_url(value: str, setting: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError(f"{setting} must be an absolute https URL.", setting=setting)
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"{setting} must use https (plain http is allowed only on a loopback host).", setting=setting
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"{setting} must not have a query or fragment.", setting=setting)
+    return value.rstrip("/")
+
+
+def _template(value: str | None, setting: str) -> str:
+    template = value or ""
+    try:
+        sample = template.format(namespace="contoso-ns")
+    except (KeyError, IndexError, ValueError):
+        sample = ""
+    if template.count("{namespace}") != 1 or not _SECRET_NAME.fullmatch(sample):
+        raise ConfigurationError(
+            f"{setting} must contain {{namespace}} exactly once and otherwise only letters, digits and hyphens.",
+            setting=setting,
+        )
+    return template
+
+
+def _prefix(template: str) -> str:
+    return template.split("{namespace}", 1)[0]
+
+
+def _secret_name(value: str | None, setting: str) -> str:
+    if value is None or not _SECRET_NAME.fullmatch(value):
+        raise ConfigurationError(
+            f"{setting} must be a Key Vault secret name: 1 to 127 letters, digits and hyphens.", setting=setting
+        )
+    return value
+
+
+class _Getter(Protocol):
+    def __call__(self, name: str, default: str | None = None) -> str | None: ...
+
+
+def _number(get: _Getter, setting: str, default: float, *, minimum: float) -> float:
+    raw = get(setting)
+    if raw is None:
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= minimum or value == float("inf"):
+        raise ConfigurationError(f"{setting} must be a number of seconds >= {minimum:g}.", setting=setting)
+    return value
+
+
+def _flag(get: _Getter, setting: str) -> bool:
+    raw = (get(setting) or "").lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigurationError(f"{setting} must be true or false.", setting=setting)
+
+
+def _storage(get: _Getter) -> StorageSettings:
+    connection = get("AzureWebJobsStorage")
+    client_id = get("AzureWebJobsStorage__clientId")
+    if connection is not None:
+        if connection.replace(" ", "").lower().startswith("usedevelopmentstorage=true"):
+            connection = (
+                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+                "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+                "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+                "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
+            )
+        if "=" not in connection:
+            raise ConfigurationError(
+                "AzureWebJobsStorage must be a storage connection string.", setting="AzureWebJobsStorage"
+            )
+        return StorageSettings(connection_string=Secret(connection))
+    account = get("AzureWebJobsStorage__accountName")
+    table_uri = get("AzureWebJobsStorage__tableServiceUri")
+    queue_uri = get("AzureWebJobsStorage__queueServiceUri")
+    if account is None and table_uri is None:
+        raise ConfigurationError(
+            "The app setting AzureWebJobsStorage is required (a connection string, or "
+            "AzureWebJobsStorage__accountName for an identity-based connection).",
+            setting="AzureWebJobsStorage",
+        )
+    table_endpoint = table_uri or f"https://{account}.table.core.windows.net"
+    queue_endpoint = queue_uri or (f"https://{account}.queue.core.windows.net" if account else None)
+    return StorageSettings(None, table_endpoint, queue_endpoint, client_id)
