@@ -1,0 +1,80 @@
+"""Drives the functions the way the Functions host indexes and calls them (used by tests and the demo)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.functions as func
+
+_index: dict[str, Callable[..., Any]] = {}
+
+
+def indexed_function(name: str) -> Callable[..., Any]:
+    """The user function registered under `name` in function_app.app, as the host indexes it.
+
+    The host indexes the app once per worker (`app.get_functions()` may not be called twice).
+    """
+    if not _index:
+        import function_app
+
+        for function in function_app.app.get_functions():
+            _index[str(function.get_function_name())] = function.get_user_function()
+    try:
+        return _index[name]
+    except KeyError:
+        raise LookupError(f"no function named {name!r} is indexed") from None
+
+
+def http_request(
+    method: str,
+    path: str,
+    *,
+    body: bytes | str | Mapping[str, Any] | None = None,
+    params: Mapping[str, str] | None = None,
+    route_params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> func.HttpRequest:
+    """A real `func.HttpRequest` for `http://localhost:7071{path}`."""
+    if isinstance(body, Mapping):
+        raw = json.dumps(body).encode()
+    elif isinstance(body, str):
+        raw = body.encode()
+    else:
+        raw = body or b""
+    return func.HttpRequest(
+        method=method,
+        url=f"http://localhost:7071{path}",
+        headers={"Content-Type": "application/json", **(headers or {})},
+        params=dict(params or {}),
+        route_params=dict(route_params or {}),
+        body=raw,
+    )
+
+
+def queue_message(body: bytes | str | Mapping[str, Any], *, message_id: str | None = None) -> func.QueueMessage:
+    """A real `func.QueueMessage` as the queue trigger delivers it."""
+    raw = json.dumps(body).encode() if isinstance(body, Mapping) else body.encode() if isinstance(body, str) else body
+    return func.QueueMessage(id=message_id or uuid.uuid4().hex, body=raw, pop_receipt="receipt")
+
+
+def event_grid_event(event: Mapping[str, Any]) -> func.EventGridEvent:
+    """A real `func.EventGridEvent` from an event in Event Grid's JSON schema."""
+    when = event.get("eventTime")
+    return func.EventGridEvent(
+        id=str(event.get("id", uuid.uuid4().hex)),
+        data=event.get("data"),  # type: ignore[arg-type]
+        topic=str(event.get("topic", "")),
+        subject=event.get("subject"),  # type: ignore[arg-type]
+        event_type=event.get("eventType"),  # type: ignore[arg-type]
+        event_time=datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else datetime.now(UTC),
+        data_version=str(event.get("dataVersion", "")),
+    )
+
+
+def response_json(response: func.HttpResponse) -> Any:
+    """The decoded JSON body of a function's response."""
+    return json.loads(response.get_body())

@@ -1,0 +1,256 @@
+"""The whole local stack: Azurite, managed identity, Key Vault and Adobe stand-ins, wired together."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from devstack.adobe import AdobeStandIn
+from devstack.azurite import Azurite, find_repo_root
+from devstack.identity import IdentityStandIn
+from devstack.keyvault import KeyVaultStandIn
+
+__all__ = [
+    "AAD_SECRET_TEMPLATE",
+    "ADOBE_CLIENT_ID_SECRET",
+    "ADOBE_CLIENT_SECRET_SECRET",
+    "ADOBE_ORG_ID_SECRET",
+    "SAS_SECRET_TEMPLATE",
+    "LocalStack",
+]
+
+ADOBE_CLIENT_ID_SECRET = "adobe-client-id"
+ADOBE_CLIENT_SECRET_SECRET = "adobe-client-secret"
+ADOBE_ORG_ID_SECRET = "adobe-org-id"
+SAS_SECRET_TEMPLATE = "eventhubs-sas-{namespace}"
+AAD_SECRET_TEMPLATE = "eventhubs-aad-{namespace}"
+DEFAULT_SCOPES = "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
+
+
+def random_sas_key() -> str:
+    """A random Event Hubs SAS key: base64 of 32 bytes (44 characters, ending in ``=``)."""
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def eventhubs_connection_string(namespace: str, key_name: str, key: str, entity_path: str | None = None) -> str:
+    """An Event Hubs connection string as the Azure portal shows it."""
+    value = f"Endpoint=sb://{namespace}.servicebus.windows.net/;SharedAccessKeyName={key_name};SharedAccessKey={key}"
+    return value + (f";EntityPath={entity_path}" if entity_path else "")
+
+
+class LocalStack:
+    """Azurite + :class:`IdentityStandIn` + :class:`KeyVaultStandIn` + :class:`AdobeStandIn` in one.
+
+    ``root`` is the repository root (holding ``node_modules``; found when None). The vault is
+    seeded with the Adobe credentials under the contract's default secret names. ``env()`` gives
+    the app settings that point the function app at the stack. ``start_azurite=False`` skips
+    Azurite (``AzureWebJobsStorage`` is then absent from ``env()``).
+    """
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        sandboxes: Iterable[str] = ("prod",),
+        default_sandbox: str = "prod",
+        adobe_client_id: str | None = None,
+        adobe_client_secret: str | None = None,
+        adobe_org_id: str = "0123456789ABCDEF01234567@AdobeOrg",
+        adobe_token_lifetime: int = 86399,
+        connections_table: str = "EventHubsConnections",
+        events_queue: str | None = None,
+        start_azurite: bool = True,
+    ) -> None:
+        self.root = Path(root) if root is not None else find_repo_root()
+        self.default_sandbox = default_sandbox
+        self.connections_table = connections_table
+        self.events_queue = events_queue
+        self.adobe_client_id = adobe_client_id or secrets.token_hex(16)
+        self.adobe_client_secret = adobe_client_secret or "p8e-" + secrets.token_urlsafe(24)
+        self.adobe_org_id = adobe_org_id
+        self.azurite: Azurite | None = Azurite(self.root) if start_azurite else None
+        self.identity = IdentityStandIn()
+        self.keyvault = KeyVaultStandIn(self.identity.is_valid_token, cert_dir=self.root / ".devstack")
+        sandbox_names = set(sandboxes) | {default_sandbox}
+        self.adobe = AdobeStandIn(
+            self.adobe_client_id,
+            self.adobe_client_secret,
+            self.adobe_org_id,
+            sandboxes=sandbox_names,
+            token_lifetime=adobe_token_lifetime,
+        )
+        self._handed_out: set[str] = {self.adobe_client_secret}
+        self._started: list[Any] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start every component (Azurite first); on failure stop what was started and re-raise."""
+        if self._started:
+            return self
+        components: list[Any] = [c for c in (self.azurite, self.identity, self.keyvault, self.adobe) if c]
+        try:
+            for component in components:
+                component.start()
+                self._started.append(component)
+            self.seed_adobe_credentials()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop everything started, in reverse order, even if one stop fails (the first error is raised)."""
+        first: BaseException | None = None
+        while self._started:
+            component = self._started.pop()
+            try:
+                component.stop()
+            except BaseException as exc:
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Between tests: clear faults and recordings everywhere, reset the Adobe stand-in
+        (connections, sandboxes, auth specs, create delay), re-seed the Adobe credential secrets, and
+        resume a paused Azurite (or start a stopped one again on its ports)."""
+        if self.azurite is not None and self.azurite in self._started:
+            if self.azurite.paused:
+                self.azurite.resume()
+            elif not self.azurite.running:
+                self.azurite.stop()
+                self.azurite.start_again()
+        for server in (self.identity, self.keyvault):
+            server.faults.clear()
+            server.reset_recording()
+        self.adobe.reset()
+        self.seed_adobe_credentials()
+
+    # -- settings ------------------------------------------------------------------------------
+
+    @property
+    def storage_connection_string(self) -> str:
+        """``AzureWebJobsStorage`` for the stack's Azurite."""
+        if self.azurite is None:
+            raise RuntimeError("this LocalStack runs without Azurite")
+        return self.azurite.connection_string
+
+    def env(self) -> dict[str, str]:
+        """The app settings (environment) that point the function app at this stack."""
+        env = {
+            "KEY_VAULT_URL": self.keyvault.url,
+            "IDENTITY_ENDPOINT": self.identity.endpoint,
+            "IDENTITY_HEADER": self.identity.header_value,
+            "REQUESTS_CA_BUNDLE": str(self.keyvault.ca_bundle_path),
+            "ADOBE_IMS_URL": self.adobe.ims_url,
+            "ADOBE_PLATFORM_URL": self.adobe.platform_url,
+            "ADOBE_SANDBOX_NAME": self.default_sandbox,
+            "ADOBE_SCOPES": DEFAULT_SCOPES,
+            "ADOBE_CLIENT_ID_SECRET": ADOBE_CLIENT_ID_SECRET,
+            "ADOBE_CLIENT_SECRET_SECRET": ADOBE_CLIENT_SECRET_SECRET,
+            "ADOBE_ORG_ID_SECRET": ADOBE_ORG_ID_SECRET,
+            "EVENTHUBS_SECRET_TEMPLATE": SAS_SECRET_TEMPLATE,
+            "EVENTHUBS_AAD_SECRET_TEMPLATE": AAD_SECRET_TEMPLATE,
+            "CONNECTIONS_TABLE": self.connections_table,
+            "SECRET_CACHE_SECONDS": "300",
+            "DELETE_CONNECTION_ON_NAMESPACE_DELETE": "false",
+        }
+        if self.azurite is not None:
+            env["AzureWebJobsStorage"] = self.azurite.connection_string
+        if self.events_queue:
+            env["CONNECTION_EVENTS_QUEUE"] = self.events_queue
+        return env
+
+    def local_settings(self) -> dict[str, Any]:
+        """A ``local.settings.json`` document for ``func start`` against this stack."""
+        values = {"FUNCTIONS_WORKER_RUNTIME": "python", **self.env()}
+        return {"IsEncrypted": False, "Values": values}
+
+    def apply_env(self, setenv: Any = None) -> dict[str, str]:
+        """Set every ``env()`` variable through ``setenv(name, value)`` (e.g. ``monkeypatch.setenv``;
+        default ``os.environ``) and return them."""
+        env = self.env()
+        for key, value in env.items():
+            if setenv is None:
+                os.environ[key] = value
+            else:
+                setenv(key, value)
+        return env
+
+    # -- secrets -------------------------------------------------------------------------------
+
+    def seed_adobe_credentials(self) -> None:
+        """(Re)store the Adobe client id, client secret and org id in the vault."""
+        for name, value in (
+            (ADOBE_CLIENT_ID_SECRET, self.adobe_client_id),
+            (ADOBE_CLIENT_SECRET_SECRET, self.adobe_client_secret),
+            (ADOBE_ORG_ID_SECRET, self.adobe_org_id),
+        ):
+            if self.keyvault.get_value(name) != value:
+                self.keyvault.set_secret(name, value)
+
+    def add_eventhubs_namespace(
+        self,
+        namespace: str,
+        key_name: str = "RootManageSharedAccessKey",
+        entity_path: str | None = None,
+        *,
+        key: str | None = None,
+    ) -> tuple[str, str, str]:
+        """Store a SAS connection string as ``eventhubs-sas-{namespace}``; returns (secret name,
+        connection string, key). A new version is stored if the secret exists (a rotation)."""
+        key = key or random_sas_key()
+        connection_string = eventhubs_connection_string(namespace, key_name, key, entity_path)
+        secret_name = SAS_SECRET_TEMPLATE.format(namespace=namespace)
+        self.keyvault.set_secret(secret_name, connection_string)
+        self._handed_out.update({key, connection_string})
+        return secret_name, connection_string, key
+
+    def add_aad_secret(
+        self,
+        namespace: str,
+        tenant_id: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> tuple[str, dict[str, str]]:
+        """Store ``{"tenantId","clientId","clientSecret"}`` as ``eventhubs-aad-{namespace}`` (random
+        values for what is not given); returns (secret name, the dict)."""
+        value = {
+            "tenantId": tenant_id or str(uuid.uuid4()),
+            "clientId": client_id or str(uuid.uuid4()),
+            "clientSecret": client_secret or secrets.token_urlsafe(30),
+        }
+        secret_name = AAD_SECRET_TEMPLATE.format(namespace=namespace)
+        text = json.dumps(value)
+        self.keyvault.set_secret(secret_name, text)
+        self._handed_out.update({value["clientSecret"], text})
+        return secret_name, value
+
+    def known_secret_values(self) -> set[str]:
+        """Every secret value the stack has handed out (SAS keys, connection strings, client
+        secrets, AAD secrets, IMS and managed-identity access tokens), for leak checks."""
+        values = set(self._handed_out)
+        values.update(self.adobe.issued_tokens)
+        values.update(self.identity.issued_tokens)
+        public = {self.adobe_client_id, self.adobe_org_id}
+        values.update(v for v in self.keyvault.all_values() if v not in public)
+        return {v for v in values if v}
