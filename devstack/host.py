@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from typing import Any
 import azure.functions as func
 
 _index: dict[str, Callable[..., Any]] = {}
+_index_lock = threading.Lock()
 
 
 def indexed_function(name: str) -> Callable[..., Any]:
@@ -18,11 +20,12 @@ def indexed_function(name: str) -> Callable[..., Any]:
 
     The host indexes the app once per worker (`app.get_functions()` may not be called twice).
     """
-    if not _index:
-        import function_app
+    with _index_lock:
+        if not _index:
+            import function_app
 
-        for function in function_app.app.get_functions():
-            _index[str(function.get_function_name())] = function.get_user_function()
+            for function in function_app.app.get_functions():
+                _index[str(function.get_function_name())] = function.get_user_function()
     try:
         return _index[name]
     except KeyError:
