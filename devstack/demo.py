@@ -36,7 +36,8 @@ def main() -> int:
         os.environ.update(stack.env())
         reset_runtime()
         secret_name, _, _ = stack.add_eventhubs_namespace(NAMESPACE)
-        print(f"Local stack up: Azurite (pid {stack.azurite.pid if stack.azurite else '-'}), Key Vault {stack.keyvault.url}")
+        azurite_pid = stack.azurite.pid if stack.azurite else "-"
+        print(f"Local stack up: Azurite (pid {azurite_pid}), Key Vault {stack.keyvault.url}")
         print(f"Adobe IMS {stack.adobe.ims_url}, Flow Service {stack.adobe.platform_url}")
         print(f"Stored the SAS connection string of '{NAMESPACE}' as Key Vault secret '{secret_name}'.")
 
