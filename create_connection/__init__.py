@@ -35,3 +35,10 @@ def create_connection_queue(msg: func.QueueMessage) -> None:
 def on_namespace_event(event: func.EventGridEvent) -> None:
     """Event Grid: a namespace was created (create its connection) or deleted (mark it)."""
     eventgrid.handle_namespace_event(event)
+
+
+@bp.function_name("on_secret_event")
+@bp.event_grid_trigger(arg_name="event")
+def on_secret_event(event: func.EventGridEvent) -> None:
+    """Event Grid (Key Vault): a secret's new version rotates or creates its connections."""
+    eventgrid.handle_secret_event(event)

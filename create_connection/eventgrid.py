@@ -93,3 +93,47 @@ def handle_namespace_event(event: func.EventGridEvent) -> None:
         outcome.record.state.value,
         "created" if outcome.created else "existing",
     )
+
+
+SECRET_NEW_VERSION: Final = "microsoft.keyvault.secretnewversioncreated"
+SECRET_NEAR_EXPIRY: Final = "microsoft.keyvault.secretnearexpiry"
+
+
+def parse_secret_event(event_type: str, subject: str | None, data: Any) -> tuple[str, str] | None:
+    """(kind, secret name) of a Key Vault secret event; None to ignore; InvalidRequest when malformed.
+
+    `data` keys are matched ignoring case and stray spaces (Microsoft's own sample has them).
+    """
+    kind = (event_type or "").lower()
+    if kind not in (SECRET_NEW_VERSION, SECRET_NEAR_EXPIRY):
+        return None
+    fields = {str(k).strip().lower(): v for k, v in data.items()} if isinstance(data, dict) else {}
+    object_type = fields.get("objecttype")
+    if isinstance(object_type, str) and object_type.lower() != "secret":
+        return None
+    name = fields.get("objectname") if isinstance(fields.get("objectname"), str) else subject
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequest("The event names no secret (data.ObjectName or subject).", field="data.ObjectName")
+    return ("new_version" if kind == SECRET_NEW_VERSION else "near_expiry"), name.strip()
+
+
+def handle_secret_event(event: func.EventGridEvent) -> None:
+    """Rotate, create (pending) or flag the connections behind a Key Vault secret."""
+    what = f"event {event.id or '-'} ({event.event_type or 'no type'})"
+    try:
+        parsed = parse_secret_event(*_event_body(event))
+        if parsed is None:
+            log.info("%s ignored: not a secret new-version or near-expiry event", what)
+            return
+        kind, secret_name = parsed
+        runtime = get_runtime()
+        source = Source("event", event.id)
+        if kind == "near_expiry":
+            flagged = runtime.secret_events.near_expiry(secret_name, source)
+            log.info("%s: secret %s near expiry, %d record(s) flagged", what, secret_name, flagged)
+            return
+        changed = runtime.secret_events.new_version(secret_name, source)
+    except ConnectorError as err:
+        settle(err, what)
+        return
+    log.info("%s: secret %s, %d connection(s) created or rotated", what, secret_name, changed)

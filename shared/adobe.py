@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from .authspecs import choose_auth_spec
 from .errors import AdobeAuthenticationFailed, AdobeErrorInfo, AdobeRejected, DependencyUnavailable
 from .retry import CallResult, Deadline, Decision, Failure, Retrier
 from .sensitive import REDACTED, Secret
@@ -19,6 +21,8 @@ EVENT_HUBS_SPEC_ID: Final = "bf9f5905-92b7-48bf-bf20-455bc6b60a4e"
 EVENT_HUBS_SPEC_VERSION: Final = "1.0"
 FLOW_SERVICE_PATH: Final = "/data/foundation/flowservice"
 _ADOBE_CODE: Final = re.compile(r"\d{3,6}-\d{3}")
+
+log = logging.getLogger("eventhubs_connector")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,10 @@ class AdobeConnection:
     created: bool = False
 
 
+class ConnectionMissing(Exception):
+    """The connection is not in Flow Service (deleted by hand): drift to repair."""
+
+
 class AdobeApi(Protocol):
     """What the service needs from Adobe."""
 
@@ -53,6 +61,24 @@ class AdobeApi(Protocol):
 
     def find_by_name(self, sandbox: str, name: str, deadline: Deadline) -> AdobeConnection | None:
         """The oldest Event Hubs connection with exactly this name, or None."""
+        ...
+
+    def auth_spec_name(self, sandbox: str, documented: str, params: Iterable[str], deadline: Deadline) -> str:
+        """The auth spec name to send for these params."""
+        ...
+
+    def get_connection(self, sandbox: str, connection_id: str, deadline: Deadline) -> AdobeConnection | None:
+        """The connection by id, or None."""
+        ...
+
+    def update_auth_params(
+        self, sandbox: str, connection_id: str, etag: str, params: dict[str, Any], deadline: Deadline
+    ) -> AdobeConnection:
+        """Replace the connection's auth params (If-Match)."""
+        ...
+
+    def delete_connection(self, sandbox: str, connection_id: str, deadline: Deadline) -> bool:
+        """Delete the connection."""
         ...
 
 
@@ -116,6 +142,8 @@ class AdobeClient:
         self._retrier = retrier
         self._timeout = (min(3.05, timeout), timeout)
         self._tokens = _TokenCache(monotonic)
+        self._spec_document: dict[str, Any] | None = None
+        self._spec_lock = threading.Lock()
         self.calls = 0  # Flow Service round trips
         self.token_requests = 0  # IMS round trips
 
@@ -243,6 +271,70 @@ class AdobeClient:
         )
         assert connection is not None
         return connection
+
+    def auth_spec_name(self, sandbox: str, documented: str, params: Iterable[str], deadline: Deadline) -> str:
+        """The auth spec name Flow Service uses today for these params (spec read once per worker)."""
+        with self._spec_lock:
+            if self._spec_document is None:
+                try:
+                    response = self._flow("GET", f"/connectionSpecs/{EVENT_HUBS_SPEC_ID}", sandbox, deadline, ok=(200,))
+                    items = _json(response).get("items") or []
+                    self._spec_document = items[0] if items and isinstance(items[0], dict) else {}
+                except AdobeAuthenticationFailed:
+                    raise
+                except (AdobeRejected, DependencyUnavailable) as err:
+                    log.warning("could not read the Event Hubs connection spec (%s); using documented names", err.code)
+                    return documented
+        return choose_auth_spec(self._spec_document, params, documented)
+
+    def get_connection(self, sandbox: str, connection_id: str, deadline: Deadline) -> AdobeConnection | None:
+        """The connection with this id (its current etag), or None when Flow Service has none."""
+        response = self._flow("GET", f"/connections/{connection_id}", sandbox, deadline, ok=(200, 404))
+        if response.status_code == 404:
+            return None
+        items = _json(response).get("items") or []
+        if not items or not isinstance(items[0], dict):
+            return None
+        return AdobeConnection(id=connection_id, etag=_opt_str(items[0].get("etag")), request_id=_request_id(response))
+
+    def update_auth_params(
+        self, sandbox: str, connection_id: str, etag: str, params: dict[str, Any], deadline: Deadline
+    ) -> AdobeConnection:
+        """PATCH the connection's /auth/params with If-Match; on a stale etag re-read it and retry once.
+
+        Raises ConnectionMissing when the connection no longer exists in Adobe.
+        """
+        body = [{"op": "replace", "path": "/auth/params", "value": params}]
+        secrets = _secret_values({"auth": {"params": params}})
+        for attempt in (1, 2):
+            response = self._flow(
+                "PATCH",
+                f"/connections/{connection_id}",
+                sandbox,
+                deadline,
+                ok=(200, 404, 412),
+                json=body,
+                headers={"Content-Type": "application/json", "If-Match": etag},
+            )
+            if response.status_code == 200:
+                data = _json(response)
+                return AdobeConnection(
+                    id=connection_id, etag=_opt_str(data.get("etag")), request_id=_request_id(response)
+                )
+            if response.status_code == 404:
+                raise ConnectionMissing(connection_id)
+            if attempt == 2:
+                break
+            current = self.get_connection(sandbox, connection_id, deadline)  # 412: someone changed it
+            if current is None:
+                raise ConnectionMissing(connection_id)
+            etag = current.etag or etag
+        raise _rejected(response, f"PATCH /connections/{connection_id}", secrets=secrets)
+
+    def delete_connection(self, sandbox: str, connection_id: str, deadline: Deadline) -> bool:
+        """DELETE the connection; False when it was already gone. Raises AdobeRejected (e.g. 1418-400 in use)."""
+        response = self._flow("DELETE", f"/connections/{connection_id}", sandbox, deadline, ok=(200, 202, 204, 404))
+        return response.status_code != 404
 
     def find_by_name(self, sandbox: str, name: str, deadline: Deadline) -> AdobeConnection | None:
         response = self._flow(

@@ -101,11 +101,22 @@ class ConnectionRecord:
     secret_version: str | None = None
     source_id: str | None = None
     near_expiry: bool = False
+    verified_at: datetime | None = None
+    adobe_deleted: bool = False
     # Bookkeeping of the claim (not part of the contract's record).
     lease_until: datetime | None = None
     owner: str | None = None
     may_exist: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def request(self) -> ConnectionRequest:
+        """The request that identifies this record's connection (to create it again)."""
+        return ConnectionRequest(
+            namespace=self.key.namespace,
+            sandbox=self.key.sandbox,
+            event_hub=self.key.event_hub,
+            auth_type=self.auth_type,
+        )
 
     def to_json(self, *, created: bool | None = None) -> dict[str, Any]:
         """The contract's record shape, plus `created` when given."""

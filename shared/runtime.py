@@ -17,6 +17,7 @@ from .credentials import load_adobe_credentials
 from .notifications import EventPublisher, NoEvents, QueueEventPublisher
 from .records import TableRecordStore, storage_errors
 from .retry import Retrier, RetryPolicy
+from .rotation import SecretEvents
 from .secrets import KeyVaultSecrets
 from .service import Clock, ConnectionService
 from .settings import Settings
@@ -36,6 +37,7 @@ class Runtime:
     adobe: AdobeClient
     records: TableRecordStore
     events: EventPublisher
+    secret_events: SecretEvents
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -111,7 +113,7 @@ def build_runtime(settings: Settings) -> Runtime:
         monotonic=time.monotonic,
     )
     service = ConnectionService(settings, secrets=secrets, adobe=adobe, records=records, events=events, clock=clock)
-    return Runtime(settings, service, secrets, adobe, records, events)
+    return Runtime(settings, service, secrets, adobe, records, events, SecretEvents(service))
 
 
 def _credential(settings: Settings) -> Any:

@@ -92,55 +92,101 @@ class ConnectionService:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def mark_namespace_deleted(self, namespace: str, source: Source) -> int:
-        """Mark every record of a deleted namespace (in every sandbox) `deleted`; the count changed."""
+        """Mark every record of a deleted namespace (in every sandbox) `deleted`; the count changed.
+
+        With DELETE_CONNECTION_ON_NAMESPACE_DELETE the Adobe connection is deleted too; Adobe's
+        refusal (e.g. 1418-400, used by dataflows) is recorded in lastError and the record kept.
+        """
         changed = 0
-        for record in list(self.records.list(namespace=namespace)):
-            if record.state is State.DELETED:
-                continue
-            stored = self.records.get(record.key)
-            if stored is None or stored.record.state is State.DELETED:
-                continue
+        transient: ConnectorError | None = None
+        for listed in list(self.records.list(namespace=namespace)):
+            try:
+                if self._mark_deleted(listed.key, source):
+                    changed += 1
+            except ConnectorError as err:
+                if err.permanent:
+                    continue
+                transient = transient or err
+        if transient is not None:
+            raise transient
+        return changed
+
+    def _mark_deleted(self, key: ConnectionKey, source: Source) -> bool:
+        for _ in range(_CLAIM_ROUNDS):
+            stored = self.records.get(key)
+            if stored is None:
+                return False
+            current = stored.record
+            delete_in_adobe = (
+                self.settings.delete_connection_on_namespace_delete
+                and current.connection_id is not None
+                and not current.adobe_deleted
+            )
+            if current.state is State.DELETED and not delete_in_adobe:
+                return False
             now = self.clock.now()
             deleted = replace(
-                stored.record, state=State.DELETED, updated_at=now, source_id=source.id, lease_until=None, owner=None
+                current, state=State.DELETED, updated_at=now, source_id=source.id, lease_until=None, owner=None
             )
+            error: ConnectorError | None = None
+            if delete_in_adobe:
+                assert current.connection_id is not None
+                try:
+                    self.adobe.delete_connection(key.sandbox, current.connection_id, self.new_deadline())
+                    deleted = replace(deleted, adobe_deleted=True, last_error=None)
+                except ConnectorError as err:
+                    error = err
+                    deleted = replace(deleted, last_error=LastError(err.code, _deletion_message(err), now))
             try:
                 self.records.replace(deleted, stored.etag)
             except WriteConflict:
-                log.warning("record %s changed while marking it deleted; the next event retries", record.key)
-                raise ConnectionBeingCreated(
-                    f"The record for {_describe(record.key)} changed while being marked deleted.", retry_after=5
-                ) from None
-            changed += 1
-            log.info("connection %s marked deleted (%s %s)", record.key, source.kind, source.id or "-")
-            self.events.publish("deleted", deleted)
-        return changed
+                continue
+            log.info("connection %s marked deleted (%s %s)", key, source.kind, source.id or "-")
+            if current.state is not State.DELETED:
+                self.events.publish("deleted", deleted, error)
+            if error is not None:
+                self._log_failure(deleted, error, source)
+                if not error.permanent:
+                    raise error
+            return current.state is not State.DELETED
+        raise ConnectionBeingCreated(f"The record for {_describe(key)} kept changing; retry.", retry_after=5)
 
     # -- create ----------------------------------------------------------------------------------
 
-    def create_or_get(self, request: ConnectionRequest, source: Source) -> Outcome:
-        """Return the existing connection, or create it exactly once. Raises a ConnectorError."""
+    def create_or_get(self, request: ConnectionRequest, source: Source, *, verify: bool = False) -> Outcome:
+        """Return the existing connection, or create it exactly once. Raises a ConnectorError.
+
+        A `ready` record is checked against Adobe when VERIFY_AFTER_SECONDS have passed since the
+        last check (or when `verify`); a connection deleted in Adobe by hand is created again.
+        """
         deadline = self.new_deadline()
         key = request.key
         stored = self.records.get(key)
+        dead_id = None
         if stored is not None and stored.record.state is State.READY:
-            return Outcome(stored.record, created=False)
+            if not verify and not self._verification_due(stored.record):
+                return Outcome(stored.record, created=False)
+            verified = self._verify(stored, deadline)
+            if verified is not None:
+                return Outcome(verified, created=False)
+            dead_id = stored.record.connection_id  # deleted in Adobe by hand: create it again
         try:
             load_adobe_credentials(self.secrets, self.settings, deadline)
             auth = namespace_auth(self.secrets, self.settings, request, deadline)
+            spec_name = self.adobe.auth_spec_name(key.sandbox, auth.spec_name, auth.params, deadline)
         except ConnectorError as err:
             if err.permanent:
                 self._record_failure(request, stored, err, source)
             raise
 
-        claim, finished = self._claim(request, stored, source, auth.secret_name)
+        claim, finished = self._claim(request, stored, source, auth.secret_name, dead_id)
         if finished is not None:
             return Outcome(finished, created=False)
         assert claim is not None
         body = connection_body(
             key.connection_name,
             request.description or f"Created by the Event Hubs connector for namespace {key.namespace}",
-            auth.spec_name,
+            spec_name,
             auth.params,
         )
         try:
@@ -152,20 +198,51 @@ class ConnectionService:
             raise
         record = self._complete(claim, connection, auth.secret_version)
         log.info(
-            "connection %s for %s (adobe request %s, %s)",
+            "connection %s for %s (adobe request %s, %s %s)",
             "created" if connection.created else "adopted",
             key,
             connection.request_id,
             source.kind,
+            source.id or "-",
         )
         if connection.created:
             self.events.publish("created", record)
         return Outcome(record, created=connection.created)
 
+    def _verification_due(self, record: ConnectionRecord) -> bool:
+        checked = record.verified_at or record.updated_at
+        return (self.clock.now() - checked).total_seconds() >= self.settings.verify_after_seconds
+
+    def _verify(self, stored: StoredRecord, deadline: Deadline) -> ConnectionRecord | None:
+        """Check a ready record's connection still exists in Adobe: the record (re-stamped), or None."""
+        record = stored.record
+        assert record.connection_id is not None
+        try:
+            found = self.adobe.get_connection(record.key.sandbox, record.connection_id, deadline)
+        except ConnectorError as err:
+            log.warning("could not verify %s in Adobe (%s); answering from the record", record.key, err.code)
+            return record
+        if found is None:
+            log.warning("connection %s of %s is gone from Adobe: creating it again", record.connection_id, record.key)
+            return None
+        verified = replace(record, verified_at=self.clock.now(), etag=found.etag or record.etag)
+        try:
+            return self.records.replace(verified, stored.etag).record
+        except (WriteConflict, ConnectorError):
+            return verified
+
     def _claim(
-        self, request: ConnectionRequest, stored: StoredRecord | None, source: Source, secret_name: str
+        self,
+        request: ConnectionRequest,
+        stored: StoredRecord | None,
+        source: Source,
+        secret_name: str,
+        dead_id: str | None = None,
     ) -> tuple[StoredRecord | None, ConnectionRecord | None]:
-        """Take the claim: (claim, None), or (None, record) when another invocation finished it."""
+        """Take the claim: (claim, None), or (None, record) when another invocation finished it.
+
+        A `ready` record is taken over only when its connection (`dead_id`) is gone from Adobe.
+        """
         key = request.key
         owner = self._new_owner()
         for _ in range(_CLAIM_ROUNDS):
@@ -187,7 +264,7 @@ class ConnectionService:
                     )
                     return self.records.insert(record), None
                 current = stored.record
-                if current.state is State.READY:
+                if current.state is State.READY and (dead_id is None or current.connection_id != dead_id):
                     return None, current
                 if current.state is State.CREATING and _lease_live(current, now):
                     stored = self._wait_for_other(key, current)
@@ -199,6 +276,7 @@ class ConnectionService:
                     state=State.CREATING,
                     auth_type=request.auth_type if current.connection_id is None else current.auth_type,
                     name=request.name or current.name,
+                    connection_id=None if current.state is State.READY else current.connection_id,
                     updated_at=now,
                     secret_name=secret_name,
                     source_id=source.id,
@@ -254,6 +332,7 @@ class ConnectionService:
             etag=connection.etag,
             secret_version=secret_version,
             updated_at=now,
+            verified_at=now,
             last_error=None,
             lease_until=None,
             owner=None,
@@ -351,6 +430,16 @@ class ConnectionService:
             source.kind,
             source.id or "-",
         )
+
+
+def _deletion_message(err: ConnectorError) -> str:
+    adobe = getattr(err, "adobe", None)
+    if adobe is not None and adobe.code and adobe.code.startswith("1418"):
+        return (
+            "The namespace was deleted but Adobe refused to delete the connection because dataflows still use "
+            f"it (1418-400); delete those dataflows, then the connection. {err.message}"
+        )
+    return err.message
 
 
 def _lease_live(record: ConnectionRecord, now: datetime) -> bool:

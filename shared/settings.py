@@ -10,7 +10,8 @@ from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
-from .eventhubs import SANDBOX_PATTERN
+from .eventhubs import NAMESPACE_PATTERN, SANDBOX_PATTERN
+from .models import AuthType
 from .sensitive import Secret
 
 DEFAULT_SCOPES: Final = "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
@@ -56,6 +57,7 @@ class Settings:
     retry_budget_seconds: float
     claim_lease_seconds: float
     claim_wait_seconds: float
+    verify_after_seconds: float
     ca_bundle: str | None
 
     @property
@@ -68,6 +70,17 @@ class Settings:
 
     def aad_secret_name(self, namespace: str) -> str:
         return self.aad_secret_template.format(namespace=namespace)
+
+    def secret_owner(self, secret_name: str) -> tuple[AuthType, str] | None:
+        """The (auth type, namespace) a Key Vault secret name belongs to, or None."""
+        name = secret_name.strip().lower()
+        for auth_type, template in ((AuthType.SAS, self.sas_secret_template), (AuthType.AAD, self.aad_secret_template)):
+            prefix, suffix = (part.lower() for part in template.split("{namespace}", 1))
+            if name.startswith(prefix) and name.endswith(suffix) and len(name) > len(prefix) + len(suffix):
+                namespace = name[len(prefix) : len(name) - len(suffix)]
+                if NAMESPACE_PATTERN.fullmatch(namespace):
+                    return auth_type, namespace
+        return None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -153,6 +166,7 @@ class Settings:
             retry_budget_seconds=budget,
             claim_lease_seconds=lease,
             claim_wait_seconds=_number(get, "CLAIM_WAIT_SECONDS", 10, minimum=0),
+            verify_after_seconds=_number(get, "VERIFY_AFTER_SECONDS", 3600, minimum=0),
             ca_bundle=get("REQUESTS_CA_BUNDLE"),
         )
 

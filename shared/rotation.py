@@ -1,0 +1,155 @@
+"""Key Vault secret events: rotate a connection's key, create pending connections, flag near expiry."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from .adobe import ConnectionMissing
+from .credentials import namespace_auth
+from .errors import ConnectorError
+from .models import ConnectionRecord, LastError, State
+from .records import StoredRecord, WriteConflict
+from .service import ConnectionService, Source
+
+log = logging.getLogger("eventhubs_connector")
+
+_WAITING_FOR_SECRET = ("SecretNotFound",)
+
+
+class SecretEvents:
+    """Reacts to `SecretNewVersionCreated` and `SecretNearExpiry` for the secrets behind connections."""
+
+    def __init__(self, service: ConnectionService) -> None:
+        self.service = service
+
+    def _records_behind(self, secret_name: str) -> list[ConnectionRecord]:
+        owner = self.service.settings.secret_owner(secret_name)
+        if owner is None:
+            return []
+        auth_type, namespace = owner
+        return [r for r in self.service.records.list(namespace=namespace) if r.auth_type is auth_type]
+
+    def new_version(self, secret_name: str, source: Source) -> int:
+        """Rotate ready connections and create pending ones; the number of connections changed.
+
+        Order-independent: the latest version is read from Key Vault and compared with the
+        version recorded, so a late event for an old version changes nothing.
+        """
+        records = self._records_behind(secret_name)
+        if not records:
+            log.info("secret %s backs no connection: ignored (%s %s)", secret_name, source.kind, source.id or "-")
+            return 0
+        self.service.secrets.invalidate(secret_name)
+        changed = 0
+        transient: ConnectorError | None = None
+        for record in records:
+            try:
+                changed += self._apply(record, source)
+            except ConnectorError as err:
+                if not err.permanent:
+                    transient = transient or err
+        if transient is not None:
+            raise transient
+        return changed
+
+    def _apply(self, record: ConnectionRecord, source: Source) -> int:
+        waiting = record.state is State.PENDING_SECRET or (
+            record.state is State.FAILED
+            and record.last_error is not None
+            and record.last_error.code in _WAITING_FOR_SECRET
+        )
+        if waiting:
+            outcome = self.service.create_or_get(record.request(), source)
+            return 1 if outcome.created else 0
+        if record.state is State.READY:
+            return self._rotate(record, source)
+        log.info("secret event for %s in state %s: nothing to do", record.key, record.state.value)
+        return 0
+
+    def _rotate(self, record: ConnectionRecord, source: Source) -> int:
+        service = self.service
+        deadline = service.new_deadline()
+        stored = service.records.get(record.key)
+        if stored is None or stored.record.state is not State.READY:
+            return 0
+        record = stored.record
+        try:
+            auth = namespace_auth(service.secrets, service.settings, record.request(), deadline)
+            if auth.secret_version is not None and auth.secret_version == record.secret_version:
+                log.info("connection %s already uses secret version %s", record.key, auth.secret_version)
+                return 0
+            assert record.connection_id is not None
+            updated = service.adobe.update_auth_params(
+                record.key.sandbox, record.connection_id, record.etag or "*", auth.params, deadline
+            )
+        except ConnectionMissing:
+            log.warning("connection %s of %s is gone from Adobe: creating it again", record.connection_id, record.key)
+            return 1 if self._recreate(stored, source) else 0
+        except ConnectorError as err:
+            self._note_failure(stored, err, source)
+            raise
+        rotated = replace(
+            record,
+            etag=updated.etag or record.etag,
+            secret_version=auth.secret_version,
+            updated_at=service.clock.now(),
+            verified_at=service.clock.now(),
+            last_error=None,
+            near_expiry=False,
+            source_id=source.id,
+        )
+        self._save(stored, rotated)
+        log.info(
+            "connection %s rotated to secret version %s (adobe request %s, %s %s)",
+            record.key,
+            auth.secret_version,
+            updated.request_id,
+            source.kind,
+            source.id or "-",
+        )
+        service.events.publish("rotated", rotated)
+        return 1
+
+    def _recreate(self, stored: StoredRecord, source: Source) -> bool:
+        return self.service.create_or_get(stored.record.request(), source, verify=True).created
+
+    def _note_failure(self, stored: StoredRecord, err: ConnectorError, source: Source) -> None:
+        """A failed rotation leaves the connection `ready` (with the old key) and sets lastError."""
+        now = self.service.clock.now()
+        noted = replace(
+            stored.record, last_error=LastError(err.code, err.message, now), updated_at=now, source_id=source.id
+        )
+        self._save(stored, noted)
+        log.warning(
+            "rotation of %s failed: %s %s (%s %s)",
+            stored.record.key,
+            err.code,
+            err.message,
+            source.kind,
+            source.id or "-",
+        )
+
+    def _save(self, stored: StoredRecord, record: ConnectionRecord) -> None:
+        try:
+            self.service.records.replace(record, stored.etag)
+        except WriteConflict:
+            log.warning("record %s changed during the secret event; the newer write stands", record.key)
+
+    def near_expiry(self, secret_name: str, source: Source) -> int:
+        """Flag the records behind a secret that is about to expire, with a warning log."""
+        flagged = 0
+        for record in self._records_behind(secret_name):
+            stored = self.service.records.get(record.key)
+            if stored is None or stored.record.near_expiry:
+                continue
+            self._save(stored, replace(stored.record, near_expiry=True, updated_at=self.service.clock.now()))
+            flagged += 1
+            log.warning(
+                "secret %s behind connection %s is near expiry: rotate it in Key Vault (%s %s)",
+                secret_name,
+                record.key,
+                source.kind,
+                source.id or "-",
+            )
+        return flagged
