@@ -24,6 +24,7 @@ from devstack.azurite import find_repo_root
 from devstack.host import event_grid_event, http_request, indexed_function, queue_message
 from devstack.stack import LocalStack
 from shared.runtime import Runtime, get_runtime, reset_runtime
+from tests.openapi_contract import assert_response_matches
 
 EVENTS_DIR = find_repo_root() / "tests" / "events"
 
@@ -62,15 +63,25 @@ class App:
         response = indexed_function("create_connection_http")(
             http_request("POST", "/api/connections", body=body, headers=headers)
         )
-        self.responses.append(response.get_body())
-        return response  # type: ignore[no-any-return]
+        return self._checked("POST", "/api/connections", response)
 
     def get(self, namespace: str, **params: str) -> func.HttpResponse:
         response = indexed_function("get_connection_http")(
             http_request("GET", f"/api/connections/{namespace}", route_params={"namespace": namespace}, params=params)
         )
+        return self._checked("GET", f"/api/connections/{namespace}", response)
+
+    def _checked(self, method: str, path: str, response: func.HttpResponse) -> func.HttpResponse:
+        """Every HTTP answer is kept for the leak check and validated against openapi.yaml."""
         self.responses.append(response.get_body())
-        return response  # type: ignore[no-any-return]
+        assert_response_matches(
+            method,
+            path,
+            response.status_code,
+            json.loads(response.get_body()),
+            {**response.headers, "Content-Type": response.mimetype},
+        )
+        return response
 
     def enqueue(self, body: Any, message_id: str | None = None) -> None:
         """Deliver one queue message to create_connection_queue (raises when the host would retry)."""

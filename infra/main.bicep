@@ -1,0 +1,275 @@
+// Azure Event Hubs -> Adobe Experience Platform connector: the whole deployment.
+//
+// Deploys, into the target resource group:
+//   - a user-assigned managed identity the function app runs as;
+//   - the app's storage account (identity-only: shared-key access off) with the request queue,
+//     the records table and the deployment-package container;
+//   - Log Analytics + Application Insights (Entra ID ingestion);
+//   - a Python 3.11 function app on the Flex Consumption plan (FC1) with every contract setting;
+//   - least-privilege role assignments: Storage Blob Data Owner, Storage Queue Data Contributor
+//     and Storage Table Data Contributor on the account; Key Vault Secrets User on the vault;
+//   - (deployEventSubscriptions) Event Grid system topics and subscriptions: Event Hubs namespace
+//     create/delete -> on_namespace_event; Key Vault secret events -> on_secret_event.
+//
+// Two phases (docs/deploy.md): Event Grid validates an AzureFunction endpoint when the
+// subscription is created, so the functions must exist first:
+//   1. az deployment group create ... -p deployEventSubscriptions=false
+//   2. func azure functionapp publish <functionAppName> --python
+//   3. az deployment group create ... (deployEventSubscriptions defaults to true)
+targetScope = 'resourceGroup'
+
+// ---------------------------------------------------------------- naming and placement
+
+@description('Azure region of the app, its storage and monitoring. Must offer Flex Consumption.')
+param location string = resourceGroup().location
+
+@description('Short base name used to derive resource names.')
+@minLength(3)
+@maxLength(20)
+param baseName string = 'ehaep'
+
+@description('Function app name (globally unique host name).')
+@minLength(2)
+@maxLength(60)
+param functionAppName string = 'func-${baseName}-${uniqueString(resourceGroup().id)}'
+
+@description('Storage account name (globally unique, 3-24 lowercase letters and digits).')
+@minLength(3)
+@maxLength(24)
+param storageAccountName string = 'st${take(toLower(replace(baseName, '-', '')), 9)}${uniqueString(resourceGroup().id)}'
+
+@description('Tags applied to every resource.')
+param tags object = {
+  application: 'eventhubs-aep-connector'
+}
+
+// ---------------------------------------------------------------- existing Key Vault
+
+@description('Name of the existing Key Vault holding the Adobe credentials and the Event Hubs secrets. It must use the Azure RBAC permission model.')
+param keyVaultName string
+
+@description('Resource group of that Key Vault (defaults to this resource group).')
+param keyVaultResourceGroupName string = resourceGroup().name
+
+// ---------------------------------------------------------------- Event Grid wiring
+
+@description('Create the Event Grid system topics and subscriptions. Leave false on the first deployment, before the function code is published.')
+param deployEventSubscriptions bool = true
+
+@description('Resource group whose Event Hubs namespaces are watched (and where its system topic lives).')
+param eventHubsResourceGroupName string = resourceGroup().name
+
+@description('Watch the namespaces of that resource group only, or of the whole subscription.')
+@allowed([
+  'resourceGroup'
+  'subscription'
+])
+param namespaceEventsScope string = 'resourceGroup'
+
+@description('Name of the resource-group/subscription system topic; pass the existing one\'s name if the source already has one.')
+param namespaceSystemTopicName string = 'evgt-${baseName}-eventhubs'
+
+@description('Name of the Key Vault system topic; pass the existing one\'s name if the vault already has one.')
+param keyVaultSystemTopicName string = 'evgt-${keyVaultName}'
+
+// ---------------------------------------------------------------- scale
+
+@description('Most instances the app scales out to.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Memory of each instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Zone-redundant Flex Consumption plan (only where the region supports it).')
+param zoneRedundant bool = false
+
+@description('Redundancy of the storage account.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+  'Standard_RAGRS'
+  'Standard_RAGZRS'
+])
+param storageSkuName string = 'Standard_ZRS'
+
+// ---------------------------------------------------------------- contract settings
+
+@description('ADOBE_SANDBOX_NAME: default sandbox.')
+param adobeSandboxName string = 'prod'
+
+@description('ADOBE_IMS_URL: IMS base URL (https).')
+param adobeImsUrl string = 'https://ims-na1.adobelogin.com'
+
+@description('ADOBE_PLATFORM_URL: Platform gateway base URL (https).')
+param adobePlatformUrl string = 'https://platform.adobe.io'
+
+@description('ADOBE_SCOPES: OAuth scopes, comma-separated.')
+param adobeScopes string = 'openid,AdobeID,read_organizations,additional_info.projectedProductContext,session'
+
+@description('ADOBE_CLIENT_ID_SECRET: Key Vault secret name of the OAuth client id.')
+param adobeClientIdSecret string = 'adobe-client-id'
+
+@description('ADOBE_CLIENT_SECRET_SECRET: Key Vault secret name of the OAuth client secret.')
+param adobeClientSecretSecret string = 'adobe-client-secret'
+
+@description('ADOBE_ORG_ID_SECRET: Key Vault secret name of the IMS org id.')
+param adobeOrgIdSecret string = 'adobe-org-id'
+
+@description('EVENTHUBS_SECRET_TEMPLATE: Key Vault secret name of a namespace\'s SAS connection string.')
+param eventHubsSecretTemplate string = 'eventhubs-sas-{namespace}'
+
+@description('EVENTHUBS_AAD_SECRET_TEMPLATE: Key Vault secret name of a namespace\'s AAD credentials JSON.')
+param eventHubsAadSecretTemplate string = 'eventhubs-aad-{namespace}'
+
+@description('CONNECTIONS_TABLE: table holding the connection records.')
+param connectionsTableName string = 'EventHubsConnections'
+
+@description('CONNECTION_EVENTS_QUEUE: queue for downstream notifications; empty leaves the setting unset.')
+param connectionEventsQueueName string = ''
+
+@description('SECRET_CACHE_SECONDS: how long a Key Vault secret is reused in a worker.')
+@minValue(0)
+param secretCacheSeconds int = 300
+
+@description('DELETE_CONNECTION_ON_NAMESPACE_DELETE: delete the Adobe connection when its namespace is deleted.')
+param deleteConnectionOnNamespaceDelete bool = false
+
+// ---------------------------------------------------------------- resources
+
+var suffix = uniqueString(resourceGroup().id, baseName)
+var deploymentContainerName = 'app-package-${take(suffix, 8)}'
+var deadLetterContainerName = 'eventgrid-deadletter'
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${baseName}-${take(suffix, 6)}'
+  location: location
+  tags: tags
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+  scope: resourceGroup(keyVaultResourceGroupName)
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    storageAccountName: storageAccountName
+    skuName: storageSkuName
+    deploymentContainerName: deploymentContainerName
+    deadLetterContainerName: deadLetterContainerName
+    requestQueueName: 'eventhubs-connection-requests'
+    connectionsTableName: connectionsTableName
+    connectionEventsQueueName: connectionEventsQueueName
+    principalId: identity.properties.principalId
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    workspaceName: 'log-${baseName}-${take(suffix, 6)}'
+    appInsightsName: 'appi-${baseName}-${take(suffix, 6)}'
+    publisherPrincipalId: identity.properties.principalId
+    tags: tags
+  }
+}
+
+module keyVaultAccess 'modules/keyvault-access.bicep' = {
+  name: 'keyvault-access'
+  scope: resourceGroup(keyVaultResourceGroupName)
+  params: {
+    keyVaultName: keyVaultName
+    principalId: identity.properties.principalId
+  }
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  params: {
+    location: location
+    functionAppName: functionAppName
+    planName: 'plan-${baseName}-${take(suffix, 6)}'
+    identityId: identity.id
+    identityClientId: identity.properties.clientId
+    storageAccountName: storage.outputs.storageAccountName
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    keyVaultUrl: vault.properties.vaultUri
+    pythonVersion: '3.11'
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    zoneRedundant: zoneRedundant
+    adobeSandboxName: adobeSandboxName
+    adobeImsUrl: adobeImsUrl
+    adobePlatformUrl: adobePlatformUrl
+    adobeScopes: adobeScopes
+    adobeClientIdSecret: adobeClientIdSecret
+    adobeClientSecretSecret: adobeClientSecretSecret
+    adobeOrgIdSecret: adobeOrgIdSecret
+    eventHubsSecretTemplate: eventHubsSecretTemplate
+    eventHubsAadSecretTemplate: eventHubsAadSecretTemplate
+    connectionsTableName: connectionsTableName
+    connectionEventsQueueName: connectionEventsQueueName
+    secretCacheSeconds: secretCacheSeconds
+    deleteConnectionOnNamespaceDelete: deleteConnectionOnNamespaceDelete
+    tags: tags
+  }
+  // The app must be able to read its storage and secrets from its first start.
+  dependsOn: [
+    keyVaultAccess
+  ]
+}
+
+// ---------------------------------------------------------------- Event Grid (phase 2)
+
+module namespaceEvents 'modules/namespace-events.bicep' = if (deployEventSubscriptions) {
+  name: 'namespace-events'
+  scope: resourceGroup(eventHubsResourceGroupName)
+  params: {
+    scope: namespaceEventsScope
+    systemTopicName: namespaceSystemTopicName
+    functionAppId: functionApp.outputs.functionAppId
+    identityId: identity.id
+    deadLetterStorageAccountId: storage.outputs.storageAccountId
+    deadLetterContainerName: deadLetterContainerName
+    tags: tags
+  }
+}
+
+module keyVaultEvents 'modules/keyvault-events.bicep' = if (deployEventSubscriptions) {
+  name: 'keyvault-events'
+  scope: resourceGroup(keyVaultResourceGroupName)
+  params: {
+    keyVaultName: keyVaultName
+    systemTopicName: keyVaultSystemTopicName
+    functionAppId: functionApp.outputs.functionAppId
+    identityId: identity.id
+    deadLetterStorageAccountId: storage.outputs.storageAccountId
+    deadLetterContainerName: deadLetterContainerName
+    tags: tags
+  }
+}
+
+// ---------------------------------------------------------------- outputs
+
+output functionAppName string = functionApp.outputs.functionAppName
+output functionAppHostName string = functionApp.outputs.defaultHostName
+output identityClientId string = identity.properties.clientId
+output identityPrincipalId string = identity.properties.principalId
+output storageAccountName string = storage.outputs.storageAccountName
+output keyVaultUrl string = vault.properties.vaultUri
+output appInsightsId string = monitoring.outputs.appInsightsId
+output logAnalyticsWorkspaceId string = monitoring.outputs.workspaceId

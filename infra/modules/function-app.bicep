@@ -1,0 +1,256 @@
+// The Python 3.11 function app on the Flex Consumption plan (FC1, Linux), running as a
+// user-assigned managed identity, with every app setting of the contract (docs/deploy.md).
+
+@description('Azure region of the plan and the app.')
+param location string
+
+@description('Function app name (also the host name: <name>.azurewebsites.net).')
+param functionAppName string
+
+@description('Flex Consumption plan name.')
+param planName string
+
+@description('Resource id of the user-assigned managed identity the app runs as.')
+param identityId string
+
+@description('Client id of that identity (AZURE_CLIENT_ID, AzureWebJobsStorage__clientId).')
+param identityClientId string
+
+@description('Storage account of the host and the records (identity-based AzureWebJobsStorage).')
+param storageAccountName string
+
+@description('URL of the blob container holding the deployment package.')
+param deploymentContainerUrl string
+
+@description('Application Insights connection string (not a secret: local auth is disabled).')
+param appInsightsConnectionString string
+
+@description('Key Vault URI, e.g. https://contoso-kv.vault.azure.net/.')
+param keyVaultUrl string
+
+@description('Python version of the Flex Consumption runtime.')
+@allowed([
+  '3.11'
+])
+param pythonVersion string = '3.11'
+
+@description('Most instances the app scales out to.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Memory of each instance.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Zone-redundant plan (only in regions where Flex Consumption supports availability zones).')
+param zoneRedundant bool = false
+
+// ---- contract settings (see docs/deploy.md, "App settings") ----
+param adobeSandboxName string
+param adobeImsUrl string
+param adobePlatformUrl string
+param adobeScopes string
+param adobeClientIdSecret string
+param adobeClientSecretSecret string
+param adobeOrgIdSecret string
+param eventHubsSecretTemplate string
+param eventHubsAadSecretTemplate string
+param connectionsTableName string
+@description('Notification queue; empty leaves CONNECTION_EVENTS_QUEUE unset (no notifications).')
+param connectionEventsQueueName string = ''
+param secretCacheSeconds int
+param deleteConnectionOnNamespaceDelete bool
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+var baseAppSettings = [
+  // Host storage and the app's records/queues: identity-based, no connection string, no key.
+  {
+    name: 'AzureWebJobsStorage__accountName'
+    value: storageAccountName
+  }
+  {
+    name: 'AzureWebJobsStorage__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'AzureWebJobsStorage__clientId'
+    value: identityClientId
+  }
+  // Azure SDK credentials in the app code (ManagedIdentityCredential with this client id).
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: identityClientId
+  }
+  {
+    name: 'KEY_VAULT_URL'
+    value: keyVaultUrl
+  }
+  {
+    name: 'ADOBE_SANDBOX_NAME'
+    value: adobeSandboxName
+  }
+  {
+    name: 'ADOBE_IMS_URL'
+    value: adobeImsUrl
+  }
+  {
+    name: 'ADOBE_PLATFORM_URL'
+    value: adobePlatformUrl
+  }
+  {
+    name: 'ADOBE_SCOPES'
+    value: adobeScopes
+  }
+  {
+    name: 'ADOBE_CLIENT_ID_SECRET'
+    value: adobeClientIdSecret
+  }
+  {
+    name: 'ADOBE_CLIENT_SECRET_SECRET'
+    value: adobeClientSecretSecret
+  }
+  {
+    name: 'ADOBE_ORG_ID_SECRET'
+    value: adobeOrgIdSecret
+  }
+  {
+    name: 'EVENTHUBS_SECRET_TEMPLATE'
+    value: eventHubsSecretTemplate
+  }
+  {
+    name: 'EVENTHUBS_AAD_SECRET_TEMPLATE'
+    value: eventHubsAadSecretTemplate
+  }
+  {
+    name: 'CONNECTIONS_TABLE'
+    value: connectionsTableName
+  }
+  {
+    name: 'SECRET_CACHE_SECONDS'
+    value: string(secretCacheSeconds)
+  }
+  {
+    name: 'DELETE_CONNECTION_ON_NAMESPACE_DELETE'
+    value: deleteConnectionOnNamespaceDelete ? 'true' : 'false'
+  }
+  // Telemetry, sent with the identity (Entra ID) since the component refuses local auth.
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: appInsightsConnectionString
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'ClientId=${identityClientId};Authorization=AAD'
+  }
+]
+
+// CONNECTION_EVENTS_QUEUE is "unset" by default in the contract: only present when a queue is named.
+var eventsQueueSettings = empty(connectionEventsQueueName) ? [] : [
+  {
+    name: 'CONNECTION_EVENTS_QUEUE'
+    value: connectionEventsQueueName
+  }
+]
+
+// Flex Consumption takes the runtime from functionAppConfig.runtime and refuses the
+// FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION settings, so they are not set here.
+var appSettings = concat(baseAppSettings, eventsQueueSettings)
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_225:Availability zones for Flex Consumption exist only in some regions; the zoneRedundant parameter turns them on where available.
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+    zoneRedundant: zoneRedundant
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_17:Callers (Event Grid, Logic Apps, API Management) authenticate with function keys over TLS; requiring client certificates would lock them out.
+  //checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero on demand; a minimum instance count for failover does not apply to a serverless plan.
+  //checkov:skip=CKV_AZURE_213:The app has no health endpoint of its own; Flex Consumption manages instance health, and failures surface in Application Insights.
+  //checkov:skip=CKV_AZURE_222:Event Grid and Logic Apps deliver over the public endpoint; every HTTP function requires a function key and HTTPS. Put the app behind API Management or a private endpoint to close it.
+  name: functionAppName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    publicNetworkAccess: 'Enabled'
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      remoteDebuggingEnabled: false
+      cors: {
+        allowedOrigins: []
+      }
+      appSettings: appSettings
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: pythonVersion
+      }
+    }
+  }
+}
+
+// No FTP or basic-auth (publishing profile) deployments: publish with Entra ID (az login).
+resource ftpPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output functionAppId string = functionApp.id
+output functionAppName string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName
