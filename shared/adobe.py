@@ -273,17 +273,25 @@ class AdobeClient:
         return connection
 
     def auth_spec_name(self, sandbox: str, documented: str, params: Iterable[str], deadline: Deadline) -> str:
-        """The auth spec name Flow Service uses today for these params (spec read once per worker)."""
+        """The auth spec name Flow Service uses today for these params (spec read once per worker).
+
+        Best effort: the read gets a third of the remaining budget; when Adobe refuses it the
+        documented names are used for the rest of the worker's life, when it is unavailable
+        they are used for this call and the read is tried again next time.
+        """
         with self._spec_lock:
             if self._spec_document is None:
                 try:
-                    response = self._flow("GET", f"/connectionSpecs/{EVENT_HUBS_SPEC_ID}", sandbox, deadline, ok=(200,))
+                    path = f"/connectionSpecs/{EVENT_HUBS_SPEC_ID}"
+                    response = self._flow("GET", path, sandbox, deadline.share(1 / 3), ok=(200,))
                     items = _json(response).get("items") or []
                     self._spec_document = items[0] if items and isinstance(items[0], dict) else {}
                 except AdobeAuthenticationFailed:
                     raise
                 except (AdobeRejected, DependencyUnavailable) as err:
                     log.warning("could not read the Event Hubs connection spec (%s); using documented names", err.code)
+                    if isinstance(err, AdobeRejected):
+                        self._spec_document = {}
                     return documented
         return choose_auth_spec(self._spec_document, params, documented)
 

@@ -71,6 +71,10 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.0, self._end - self._clock())
 
+    def share(self, fraction: float) -> Deadline:
+        """A deadline with `fraction` of what remains: for optional work that must leave time for the rest."""
+        return Deadline(self._clock, self.remaining() * fraction)
+
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or HTTP date), or None."""
