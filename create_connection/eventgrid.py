@@ -15,7 +15,7 @@ from shared.models import ConnectionRequest
 from shared.runtime import get_runtime
 from shared.service import Source
 
-from .queue import settle
+from .queue import log_outcome, settle
 
 log = logging.getLogger("eventhubs_connector")
 
@@ -86,13 +86,7 @@ def handle_namespace_event(event: func.EventGridEvent) -> None:
     except ConnectorError as err:
         settle(err, what)
         return
-    log.info(
-        "%s: %s %s (%s)",
-        what,
-        outcome.record.key,
-        outcome.record.state.value,
-        "created" if outcome.created else "existing",
-    )
+    log_outcome(what, outcome)
 
 
 SECRET_NEW_VERSION: Final = "microsoft.keyvault.secretnewversioncreated"

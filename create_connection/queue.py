@@ -8,6 +8,7 @@ import azure.functions as func
 
 from shared.errors import ConnectorError
 from shared.eventhubs import parse_request
+from shared.models import Outcome
 from shared.runtime import get_runtime
 from shared.service import Source
 
@@ -39,10 +40,10 @@ def handle(msg: func.QueueMessage) -> None:
     except ConnectorError as err:
         settle(err, what)
         return
-    log.info(
-        "%s: %s %s (%s)",
-        what,
-        outcome.record.key,
-        outcome.record.state.value,
-        "created" if outcome.created else "existing",
-    )
+    log_outcome(what, outcome)
+
+
+def log_outcome(what: str, outcome: Outcome) -> None:
+    """The one outcome line of a queue or Event Grid invocation that created or found a connection."""
+    state = "created" if outcome.created else "existing"
+    log.info("%s: %s %s (%s)", what, outcome.record.key, outcome.record.state.value, state)

@@ -29,42 +29,32 @@ def _show(value: str, limit: int = 60) -> str:
     return json.dumps(shown)
 
 
-def validate_namespace(value: object, field: str = "namespace") -> str:
-    """Return the namespace in lowercase, or raise InvalidRequest naming the field."""
+def _validated(value: object, field: str, pattern: re.Pattern[str], rule: str) -> str:
     if not isinstance(value, str):
         raise InvalidRequest(f"'{field}' must be a string.", field=field)
-    if not NAMESPACE_PATTERN.fullmatch(value):
-        raise InvalidRequest(
-            f"'{field}' {_show(value)} is not an Event Hubs namespace name: 6 to 50 letters, digits "
-            "and hyphens, starting with a letter and ending with a letter or digit.",
-            field=field,
-        )
-    return value.lower()
+    if not pattern.fullmatch(value):
+        raise InvalidRequest(f"'{field}' {_show(value)} is not {rule}.", field=field)
+    return value
+
+
+def validate_namespace(value: object, field: str = "namespace") -> str:
+    """Return the namespace in lowercase, or raise InvalidRequest naming the field."""
+    rule = (
+        "an Event Hubs namespace name: 6 to 50 letters, digits and hyphens, starting with a letter and "
+        "ending with a letter or digit"
+    )
+    return _validated(value, field, NAMESPACE_PATTERN, rule).lower()
 
 
 def validate_event_hub(value: object, field: str = "eventHubName") -> str:
     """Return the event hub name in lowercase, or raise InvalidRequest naming the field."""
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{field}' must be a string.", field=field)
-    if not EVENT_HUB_PATTERN.fullmatch(value):
-        raise InvalidRequest(
-            f"'{field}' {_show(value)} is not an event hub name: 1 to 256 letters, digits, '.', '-' "
-            "and '_', starting and ending with a letter or digit.",
-            field=field,
-        )
-    return value.lower()
+    rule = "an event hub name: 1 to 256 letters, digits, '.', '-' and '_', starting and ending with a letter or digit"
+    return _validated(value, field, EVENT_HUB_PATTERN, rule).lower()
 
 
 def validate_sandbox(value: object, field: str = "sandbox") -> str:
     """Return the sandbox name, or raise InvalidRequest naming the field."""
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{field}' must be a string.", field=field)
-    if not SANDBOX_PATTERN.fullmatch(value):
-        raise InvalidRequest(
-            f"'{field}' {_show(value)} is not a sandbox name: lowercase letters, digits and hyphens.",
-            field=field,
-        )
-    return value
+    return _validated(value, field, SANDBOX_PATTERN, "a sandbox name: lowercase letters, digits and hyphens")
 
 
 def _optional_text(body: Mapping[str, Any], field: str, limit: int) -> str | None:
