@@ -60,18 +60,22 @@ def parse_namespace_event(event_type: str, subject: str | None, data: Any) -> Na
 
 
 def _event_body(event: func.EventGridEvent) -> tuple[str, str | None, Any]:
+    """(event type, subject, data) with wrong types made harmless: a non-string type or subject is empty."""
     try:
         data = event.get_json()
     except ValueError:
         data = None
-    return event.event_type or "", event.subject, data
+    event_type = event.event_type if isinstance(event.event_type, str) else ""
+    subject = event.subject if isinstance(event.subject, str) else None
+    return event_type, subject, data
 
 
 def handle_namespace_event(event: func.EventGridEvent) -> None:
     """Create the connection for a created namespace; mark records of a deleted one."""
-    what = f"event {event.id or '-'} ({event.event_type or 'no type'})"
+    event_type, subject, data = _event_body(event)
+    what = f"event {event.id or '-'} ({event_type or 'no type'})"
     try:
-        parsed = parse_namespace_event(*_event_body(event))
+        parsed = parse_namespace_event(event_type, subject, data)
         if parsed is None:
             log.info("%s ignored: not an Event Hubs namespace write or delete", what)
             return
@@ -113,9 +117,10 @@ def parse_secret_event(event_type: str, subject: str | None, data: Any) -> tuple
 
 def handle_secret_event(event: func.EventGridEvent) -> None:
     """Rotate, create (pending) or flag the connections behind a Key Vault secret."""
-    what = f"event {event.id or '-'} ({event.event_type or 'no type'})"
+    event_type, subject, data = _event_body(event)
+    what = f"event {event.id or '-'} ({event_type or 'no type'})"
     try:
-        parsed = parse_secret_event(*_event_body(event))
+        parsed = parse_secret_event(event_type, subject, data)
         if parsed is None:
             log.info("%s ignored: not a secret new-version or near-expiry event", what)
             return

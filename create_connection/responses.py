@@ -16,7 +16,7 @@ log = logging.getLogger("eventhubs_connector")
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> func.HttpResponse:
     """A JSON response with the given status."""
     return func.HttpResponse(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        json.dumps(body, separators=(",", ":")),  # ASCII-escaped: always encodable
         status_code=status,
         headers=headers,
         mimetype="application/json",

@@ -133,8 +133,10 @@ class AdobeClient:
         retrier: Retrier,
         timeout: float,
         monotonic: Callable[[], float],
+        on_refused: Callable[[], None] = lambda: None,
     ) -> None:
         self._session = session
+        self._on_refused = on_refused
         self._ims_url = ims_url
         self._flow_url = platform_url + FLOW_SERVICE_PATH
         self._scopes = scopes
@@ -167,6 +169,7 @@ class AdobeClient:
         assert response is not None
         info = _error_info(response)
         if response.status_code >= 400:
+            self._on_refused()  # a corrected client secret must be read again, not reused from the cache
             raise AdobeAuthenticationFailed(
                 f"Adobe IMS refused the OAuth client ({info.code or 'no code'}): check the "
                 "adobe-client-id and adobe-client-secret secrets.",
@@ -409,8 +412,10 @@ def _error_info(response: requests.Response) -> AdobeErrorInfo:
 
 def _error_message(response: requests.Response) -> str:
     body = _json(response)
-    for key in ("message", "detail", "title", "error_description"):
-        value = body.get(key)
+    report = body.get("report")
+    candidates = {**{f"report.{k}": v for k, v in (report.items() if isinstance(report, dict) else ())}, **body}
+    for key in ("message", "detail", "report.detailedMessage", "report.message", "title", "error_description"):
+        value = candidates.get(key)
         if isinstance(value, str) and value.strip():
             return " ".join(value.split())[:300]
     return f"HTTP {response.status_code}"

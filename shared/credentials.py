@@ -49,6 +49,12 @@ def load_adobe_credentials(secrets: SecretSource, settings: Settings, deadline: 
     return AdobeCredentials(client_id.value.reveal().strip(), client_secret.value, org_id.value.reveal().strip())
 
 
+def forget_adobe_credentials(secrets: SecretSource, settings: Settings) -> None:
+    """Drop the cached Adobe credential (after IMS refused it), so the next call reads Key Vault again."""
+    for name in (settings.client_id_secret, settings.client_secret_secret, settings.org_id_secret):
+        secrets.invalidate(name)
+
+
 def namespace_auth(
     secrets: SecretSource, settings: Settings, request: ConnectionRequest, deadline: Deadline
 ) -> NamespaceAuth:

@@ -67,6 +67,10 @@ def _optional_text(body: Mapping[str, Any], field: str, limit: int) -> str | Non
         raise InvalidRequest(f"'{field}' is longer than {limit} characters.", field=field)
     if _CONTROL_CHARS.search(value):
         raise InvalidRequest(f"'{field}' must not contain control characters.", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"'{field}' must be valid Unicode text (no lone surrogates).", field=field) from None
     if not value.strip():
         raise InvalidRequest(f"'{field}' must not be blank.", field=field)
     return value
@@ -80,7 +84,8 @@ def parse_request(body: object, default_sandbox: str) -> ConnectionRequest:
     if unknown:
         raise InvalidRequest(
             f"Unknown field {_show(unknown[0])}; allowed fields are {', '.join(REQUEST_FIELDS)}.",
-            field=unknown[0][:100],
+            # A lone surrogate cannot be encoded: shown escaped, so any key can be named in the answer.
+            field=unknown[0][:100].encode("utf-8", "backslashreplace").decode("utf-8"),
         )
     if body.get("namespace") is None:
         raise InvalidRequest("'namespace' is required.", field="namespace")

@@ -67,15 +67,35 @@ class TableRecordStore:
         return StoredRecord(from_entity(entity), str(entity.metadata["etag"]))
 
     def insert(self, record: ConnectionRecord) -> StoredRecord:
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+        for attempt in (1, 2):
+            self.operations += 1
+            try:
+                with storage_errors():
+                    metadata = self._table.create_entity(to_entity(record))
+            except ResourceExistsError:
+                raise WriteConflict(str(record.key)) from None
+            except ResourceNotFoundError:
+                if attempt == 2:
+                    raise DependencyUnavailable(
+                        "The records table is missing and could not be created.", dependency="Table storage"
+                    ) from None
+                self.ensure_table()  # deleted, or storage restarted empty, under a warm worker
+                continue
+            return StoredRecord(record, metadata["etag"])
+        raise AssertionError("unreachable")
+
+    def ensure_table(self) -> None:
+        """Create the records table if it does not exist."""
         from azure.core.exceptions import ResourceExistsError
 
         self.operations += 1
         try:
             with storage_errors():
-                metadata = self._table.create_entity(to_entity(record))
+                self._table.create_table()
         except ResourceExistsError:
-            raise WriteConflict(str(record.key)) from None
-        return StoredRecord(record, metadata["etag"])
+            pass
 
     def replace(self, record: ConnectionRecord, etag: str) -> StoredRecord:
         from azure.core import MatchConditions

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .adobe import AdobeClient
-from .credentials import load_adobe_credentials
+from .credentials import forget_adobe_credentials, load_adobe_credentials
 from .notifications import EventPublisher, NoEvents, QueueEventPublisher
 from .records import TableRecordStore, storage_errors
 from .retry import Retrier, RetryPolicy
@@ -74,8 +74,8 @@ def build_runtime(settings: Settings) -> Runtime:
         "retry_total": 2,
         "retry_backoff_factor": 0.2,
         "retry_backoff_max": 2,
-        "connection_timeout": 5,
-        "read_timeout": 15,
+        "connection_timeout": min(3.0, settings.http_timeout_seconds),
+        "read_timeout": settings.http_timeout_seconds,
         "logging_enable": False,
     }
     if settings.storage.connection_string is not None:
@@ -87,9 +87,8 @@ def build_runtime(settings: Settings) -> Runtime:
         tables = TableServiceClient(
             settings.storage.table_endpoint, credential=_storage_credential(settings, credential), **storage_kwargs
         )
-    with storage_errors():
-        tables.create_table_if_not_exists(settings.connections_table)
     records = TableRecordStore(tables.get_table_client(settings.connections_table))
+    records.ensure_table()
 
     events: EventPublisher = NoEvents()
     if settings.events_queue:
@@ -111,6 +110,7 @@ def build_runtime(settings: Settings) -> Runtime:
         retrier=retrier,
         timeout=settings.http_timeout_seconds,
         monotonic=time.monotonic,
+        on_refused=lambda: forget_adobe_credentials(secrets, settings),
     )
     service = ConnectionService(settings, secrets=secrets, adobe=adobe, records=records, events=events, clock=clock)
     return Runtime(settings, service, secrets, adobe, records, events, SecretEvents(service))

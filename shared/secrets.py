@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import ConfigurationError, SecretNotFound
+from .errors import ConfigurationError, DependencyUnavailable, SecretNotFound
 from .retry import CallResult, Deadline, Failure, Retrier
 from .sensitive import Secret
 
@@ -68,12 +68,25 @@ class KeyVaultSecrets:
             hit = self._cache.get(cache_key)
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]
-        value = self._retrier.call(lambda: self._read_once(name), dependency="Key Vault", deadline=deadline)
+        failures: list[str] = []
+        try:
+            value = self._retrier.call(
+                lambda: self._read_once(name, failures), dependency="Key Vault", deadline=deadline
+            )
+        except DependencyUnavailable as err:
+            if failures and failures[-1] == "identity":
+                raise DependencyUnavailable(
+                    "The app's identity could not get a token for Key Vault (the managed identity endpoint did not "
+                    "issue one); if this persists, check that AZURE_CLIENT_ID names an identity assigned to the app.",
+                    dependency="managed identity",
+                    retry_after=err.retry_after or 30,
+                ) from None
+            raise
         with self._lock:
             self._cache[cache_key] = (now, value)
         return value
 
-    def _read_once(self, name: str) -> tuple[CallResult, SecretValue]:
+    def _read_once(self, name: str, failures: list[str]) -> tuple[CallResult, SecretValue]:
         from azure.core.exceptions import (
             ClientAuthenticationError,
             HttpResponseError,
@@ -93,12 +106,10 @@ class KeyVaultSecrets:
         except ClientAuthenticationError as err:
             if err.status_code in (401, 403):
                 raise self._access_denied(name) from None
-            # The credential itself failed (identity endpoint unreachable or refusing): not the vault.
-            raise ConfigurationError(
-                "The app's identity could not get a token for Key Vault; check the managed identity "
-                "(AZURE_CLIENT_ID) or your developer login.",
-                setting="AZURE_CLIENT_ID",
-            ) from None
+            # The credential failed before the vault was asked (the identity endpoint gave no token;
+            # azure-identity does not say why): retried, then 503 naming the identity.
+            failures.append("identity")
+            return CallResult(failure=Failure.NOT_SENT), placeholder
         except HttpResponseError as err:
             if err.status_code in (401, 403):
                 raise self._access_denied(name) from None

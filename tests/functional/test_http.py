@@ -199,3 +199,22 @@ def test_adobe_down_is_503_with_retry_after(app: App) -> None:
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) >= 1
     assert body(response)["error"]["code"] == "DependencyUnavailable"
+
+
+def test_corrected_client_secret_is_read_again_after_an_ims_refusal(app: App) -> None:
+    app.stack.add_eventhubs_namespace(NS)
+    app.stack.keyvault.set_secret("adobe-client-secret", "wrong-secret")
+    assert app.post({"namespace": NS}).status_code == 502
+    app.stack.keyvault.set_secret("adobe-client-secret", app.stack.adobe_client_secret)
+    assert app.post({"namespace": NS}).status_code == 201  # same worker: the refused secret was not reused
+
+
+def test_lone_surrogates_and_odd_keys_get_a_clean_400(app: App) -> None:
+    for raw in (
+        b'{"namespace": "contoso-telemetry", "x\\ud800": 1}',
+        b'{"namespace": "contoso-telemetry", "name": "a\\udc00"}',
+    ):
+        response = app.post(raw)
+        assert response.status_code == 400
+        assert body(response)["error"]["code"] == "InvalidRequest"
+    assert app.stack.adobe.platform_requests == []
