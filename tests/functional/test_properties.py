@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
-from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from devstack.host import event_grid_event, http_request, indexed_function
 from shared.eventhubs import NAMESPACE_PATTERN, REQUEST_FIELDS, SANDBOX_PATTERN
