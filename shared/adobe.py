@@ -242,7 +242,7 @@ class AdobeClient:
     def create_connection(
         self, sandbox: str, body: dict[str, Any], *, name: str, lookup_first: bool, deadline: Deadline
     ) -> AdobeConnection:
-        state = {"lookup": lookup_first}
+        state = {"lookup": lookup_first, "uncertain": False}
 
         def once() -> tuple[CallResult, AdobeConnection | None]:
             if state["lookup"]:
@@ -252,6 +252,7 @@ class AdobeClient:
             result, response = self._flow_once(
                 "POST", "/connections", sandbox, deadline, json=body, headers={"Content-Type": "application/json"}
             )
+            state["uncertain"] = state["uncertain"] or result.outcome_unknown
             if response is None or response.status_code != 201:
                 if (
                     response is not None
@@ -269,9 +270,13 @@ class AdobeClient:
         def before_retry(decision: Decision) -> None:
             state["lookup"] = decision.lookup_first
 
-        connection = self._retrier.call(
-            once, dependency="Adobe Flow Service", deadline=deadline, idempotent=False, before_retry=before_retry
-        )
+        try:
+            connection = self._retrier.call(
+                once, dependency="Adobe Flow Service", deadline=deadline, idempotent=False, before_retry=before_retry
+            )
+        except DependencyUnavailable as err:
+            err.outcome_unknown = state["uncertain"]
+            raise
         assert connection is not None
         return connection
 

@@ -168,6 +168,8 @@ class DependencyUnavailable(ConnectorError):
         super().__init__(message)
         self.dependency = dependency
         self._retry_after = max(1, retry_after)
+        #: A create may have reached the server (timeout, dropped connection, 5xx): look it up first next time.
+        self.outcome_unknown = False
 
     @property
     def retry_after(self) -> int | None:

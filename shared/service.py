@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from .adobe import AdobeApi, AdobeConnection, connection_body
 from .credentials import load_adobe_credentials, namespace_auth
-from .errors import ConnectionBeingCreated, ConnectionNotFound, ConnectorError, SecretNotFound
+from .errors import ConnectionBeingCreated, ConnectionNotFound, ConnectorError, DependencyUnavailable, SecretNotFound
 from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Outcome, State
 from .notifications import EventPublisher
 from .records import RecordStore, StoredRecord, WriteConflict
@@ -194,7 +194,8 @@ class ConnectionService:
                 key.sandbox, body, name=key.connection_name, lookup_first=claim.record.may_exist, deadline=deadline
             )
         except ConnectorError as err:
-            self._release(claim, err, source, may_exist=claim.record.may_exist or not err.permanent)
+            uncertain = isinstance(err, DependencyUnavailable) and err.outcome_unknown
+            self._release(claim, err, source, may_exist=claim.record.may_exist or uncertain)
             raise
         record = self._complete(claim, connection, auth.secret_version)
         log.info(

@@ -158,3 +158,13 @@ def test_live_claim_beyond_the_wait_answers_409_with_retry_after(app: App, monke
     assert body(second)["error"]["code"] == "ConnectionBeingCreated"
     assert 1 <= int(second.headers["Retry-After"]) <= 30
     assert app.adobe_creates() == 1
+
+
+def test_failure_before_any_create_needs_no_lookup_afterwards(app: App) -> None:
+    app.stack.add_eventhubs_namespace(NS)
+    app.stack.adobe.ims_faults.add(Fault("POST", r"/ims/token/v3", status=503, times=-1))
+    assert app.post({"namespace": NS}).status_code == 503
+    assert app.entity(NS)["MayExist"] is False  # no POST went out: nothing to look up
+    app.stack.adobe.clear_faults()
+    assert app.post({"namespace": NS}).status_code == 201
+    assert app.stack.adobe.calls("GET", r"/connections\?") == []
