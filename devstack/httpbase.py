@@ -61,6 +61,9 @@ class Response:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
+    # http.server writes headers and body as two segments; with Nagle on, the body waits for the
+    # client's delayed ACK (up to 40 ms per answer). Zero-latency stand-ins send at once.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from .errors import ConfigurationError, DependencyUnavailable, SecretNotFound
 from .retry import CallResult, Deadline, Failure, Retrier
@@ -13,6 +14,9 @@ from .sensitive import Secret
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
+
+
+MAX_CACHED_SECRETS: Final = 256
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ class KeyVaultSecrets:
         self._ttl = ttl
         self._retrier = retrier
         self._monotonic = monotonic
-        self._cache: dict[str, tuple[float, SecretValue]] = {}
+        # Bounded: a backfill reads thousands of namespace secrets once; the oldest are dropped first.
+        self._cache: OrderedDict[str, tuple[float, SecretValue]] = OrderedDict()
         self._lock = threading.Lock()
         self.reads = 0  # Key Vault round trips made, for the benchmark's call budget
 
@@ -84,6 +89,9 @@ class KeyVaultSecrets:
             raise
         with self._lock:
             self._cache[cache_key] = (now, value)
+            self._cache.move_to_end(cache_key)
+            while len(self._cache) > MAX_CACHED_SECRETS:
+                self._cache.popitem(last=False)
         return value
 
     def _read_once(self, name: str, failures: list[str]) -> tuple[CallResult, SecretValue]:

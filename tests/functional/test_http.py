@@ -218,3 +218,28 @@ def test_lone_surrogates_and_odd_keys_get_a_clean_400(app: App) -> None:
         assert response.status_code == 400
         assert body(response)["error"]["code"] == "InvalidRequest"
     assert app.stack.adobe.platform_requests == []
+
+
+def test_secrets_are_cached_for_secret_cache_seconds(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    for namespace in ("cached-one", "cached-two"):
+        app.stack.add_eventhubs_namespace(namespace)
+        assert app.post({"namespace": namespace}).status_code == 201
+    reads = [r.path for r in app.stack.keyvault.calls("GET", r"/secrets/") if "authorization" in r.headers]
+    assert sorted(p.split("/")[2] for p in reads) == [
+        "adobe-client-id",
+        "adobe-client-secret",
+        "adobe-org-id",
+        "eventhubs-sas-cached-one",
+        "eventhubs-sas-cached-two",
+    ]
+    monkeypatch.setenv("SECRET_CACHE_SECONDS", "0")
+    from shared.runtime import reset_runtime
+
+    reset_runtime()
+    app.stack.keyvault.reset_recording()
+    app.stack.add_eventhubs_namespace("cached-three")
+    app.post({"namespace": "cached-three"})
+    app.stack.add_eventhubs_namespace("cached-four")
+    app.post({"namespace": "cached-four"})
+    fresh = [r for r in app.stack.keyvault.calls("GET", r"/secrets/adobe-client-secret") if "authorization" in r.headers]
+    assert len(fresh) >= 2  # no caching: read again by every invocation

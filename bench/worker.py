@@ -1,0 +1,85 @@
+"""The function path, as a measured child: `create_connection_http` driven the way the host drives it.
+
+    python -m bench.worker cold SPAWN_TS NAMESPACE   # one cold start, then exit
+    python -m bench.worker serve                      # JSON-lines command loop (see bench.child)
+
+The function is found the way the host indexes the app (`function_app.app.get_functions()`, as
+`devstack.host.indexed_function` does, without importing devstack). The HTTP request object is
+built outside the timed region (the host builds it), exactly as the baseline child does; the timed
+region is the function call.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.child import cold_main, http_request, serve
+
+FUNCTION = "create_connection_http"
+
+
+def indexed_function(name: str = FUNCTION) -> Callable[[Any], Any]:
+    """The user function registered under `name` in function_app.app, as the host indexes it."""
+    import function_app
+
+    for function in function_app.app.get_functions():
+        if str(function.get_function_name()) == name:
+            return function.get_user_function()
+    raise LookupError(f"no function named {name!r} is indexed")
+
+
+class FunctionDriver:
+    """Calls the indexed `create_connection_http`, in this process, on the stack the env points at."""
+
+    def __init__(self) -> None:
+        self._function: Callable[[Any], Any] | None = None
+
+    def setup(self, namespace: str) -> int:
+        self._function = indexed_function()
+        return self.create(self.request(namespace))
+
+    def request(self, namespace: str) -> Any:
+        return http_request(namespace)
+
+    def create(self, request: Any) -> int:
+        assert self._function is not None
+        return int(self._function(request).status_code)
+
+    def repeat(self, request: Any) -> int:
+        return self.create(request)
+
+    def counters(self) -> dict[str, int]:
+        from shared.runtime import get_runtime
+
+        runtime = get_runtime()
+        return {
+            "table_ops": int(getattr(runtime.records, "operations", -1)),
+            "kv_reads": int(getattr(runtime.secrets, "reads", -1)),
+            "flow_calls": int(getattr(runtime.adobe, "calls", -1)),
+            "ims_calls": int(getattr(runtime.adobe, "token_requests", -1)),
+            "cached_secrets": len(getattr(runtime.secrets, "_cache", ())),
+        }
+
+
+def first_request(namespace: str) -> tuple[int, float]:
+    """Cold start: import the app, index it, build the request, call the function once."""
+    function = indexed_function()
+    imported = time.time()
+    response = function(http_request(namespace))
+    return int(response.status_code), imported
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["cold"]:
+        return cold_main(argv[1:], first_request)
+    if argv[:1] == ["serve"]:
+        return serve(FunctionDriver())
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
