@@ -57,7 +57,7 @@ class KeyVaultSecrets:
         self._ttl = ttl
         self._retrier = retrier
         self._monotonic = monotonic
-        # Bounded: a backfill reads thousands of namespace secrets once; the oldest are dropped first.
+        # Bounded (LRU): a backfill reads thousands of namespace secrets once; the least recently used go first.
         self._cache: OrderedDict[str, tuple[float, SecretValue]] = OrderedDict()
         self._lock = threading.Lock()
         self.reads = 0  # Key Vault round trips made, for the benchmark's call budget
@@ -71,8 +71,9 @@ class KeyVaultSecrets:
         now = self._monotonic()
         with self._lock:
             hit = self._cache.get(cache_key)
-        if hit is not None and now - hit[0] < self._ttl:
-            return hit[1]
+            if hit is not None and now - hit[0] < self._ttl:
+                self._cache.move_to_end(cache_key)  # least recently used first out: the Adobe credential stays
+                return hit[1]
         failures: list[str] = []
         try:
             value = self._retrier.call(
