@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import azure.functions as func
@@ -59,6 +60,13 @@ def parse_namespace_event(event_type: str, subject: str | None, data: Any) -> Na
     return NamespaceEvent("write" if kind == WRITE_SUCCESS else "delete", validate_namespace(match.group(1), "subject"))
 
 
+def _event_time(event: func.EventGridEvent) -> datetime | None:
+    when = event.event_time
+    if not isinstance(when, datetime):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def _event_body(event: func.EventGridEvent) -> tuple[str, str | None, Any]:
     """(event type, subject, data) with wrong types made harmless: a non-string type or subject is empty."""
     try:
@@ -80,7 +88,7 @@ def handle_namespace_event(event: func.EventGridEvent) -> None:
             log.info("%s ignored: not an Event Hubs namespace write or delete", what)
             return
         runtime = get_runtime()
-        source = Source("event", event.id)
+        source = Source("event", event.id, _event_time(event))
         if parsed.action == "delete":
             changed = runtime.service.mark_namespace_deleted(parsed.namespace, source)
             log.info("%s: namespace %s deleted, %d record(s) marked", what, parsed.namespace, changed)

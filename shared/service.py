@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from .adobe import AdobeApi, AdobeConnection, connection_body
+from .adobe import AdobeApi, AdobeConnection, ConnectionMissing, connection_body
 from .credentials import load_adobe_credentials, namespace_auth
 from .errors import ConnectionBeingCreated, ConnectionNotFound, ConnectorError, DependencyUnavailable, SecretNotFound
 from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Outcome, State
@@ -40,6 +41,8 @@ class Source:
 
     kind: str
     id: str | None = None
+    #: When the event happened (Event Grid `eventTime`): a late event must not undo a newer change.
+    event_time: datetime | None = None
 
     @property
     def is_event(self) -> bool:
@@ -163,6 +166,9 @@ class ConnectionService:
         key = request.key
         stored = self.records.get(key)
         dead_id = None
+        if stored is not None and stored.record.state is State.DELETED and _older_than(source, stored.record):
+            log.info("%s %s is older than the deletion of %s: ignored", source.kind, source.id or "-", key)
+            return Outcome(stored.record, created=False)
         if stored is not None and stored.record.state is State.READY:
             if not verify and not self._verification_due(stored.record):
                 return Outcome(stored.record, created=False)
@@ -170,6 +176,10 @@ class ConnectionService:
             if verified is not None:
                 return Outcome(verified, created=False)
             dead_id = stored.record.connection_id  # deleted in Adobe by hand: create it again
+        if stored is not None and stored.record.state is State.DELETED:
+            # A namespace created again under a deleted one's name has new keys: read them fresh.
+            self.secrets.invalidate(self.settings.sas_secret_name(key.namespace))
+            self.secrets.invalidate(self.settings.aad_secret_name(key.namespace))
         try:
             load_adobe_credentials(self.secrets, self.settings, deadline)
             auth = namespace_auth(self.secrets, self.settings, request, deadline)
@@ -197,6 +207,9 @@ class ConnectionService:
             uncertain = isinstance(err, DependencyUnavailable) and err.outcome_unknown
             self._release(claim, err, source, may_exist=claim.record.may_exist or uncertain)
             raise
+        if not connection.created and stored is not None and stored.record.state is State.DELETED:
+            # The namespace was deleted and created again: the connection found by name has the old key.
+            connection = self._refresh_adopted(claim, connection, auth.params, source, deadline)
         record = self._complete(claim, connection, auth.secret_version)
         log.info(
             "connection %s for %s (adobe request %s, %s %s)",
@@ -209,6 +222,25 @@ class ConnectionService:
         if connection.created:
             self.events.publish("created", record)
         return Outcome(record, created=connection.created)
+
+    def _refresh_adopted(
+        self,
+        claim: StoredRecord,
+        connection: AdobeConnection,
+        params: dict[str, Any],
+        source: Source,
+        deadline: Deadline,
+    ) -> AdobeConnection:
+        try:
+            updated = self.adobe.update_auth_params(
+                claim.record.key.sandbox, connection.id, connection.etag or "*", params, deadline
+            )
+        except ConnectorError as err:
+            self._release(claim, err, source, may_exist=True)
+            raise
+        except ConnectionMissing:
+            updated = connection  # gone meanwhile: the next request creates it again (drift repair)
+        return replace(updated, created=False)
 
     def _verification_due(self, record: ConnectionRecord) -> bool:
         checked = record.verified_at or record.updated_at
@@ -381,9 +413,7 @@ class ConnectionService:
             state = State.PENDING_SECRET
         if stored is not None:
             current = stored.record
-            if current.state in (State.READY, State.DELETED) or (
-                current.state is State.CREATING and _lease_live(current, now)
-            ):
+            if current.state is State.READY or (current.state is State.CREATING and _lease_live(current, now)):
                 self._log_failure(current, err, source)
                 return
             if current.state is State.PENDING_SECRET and isinstance(err, SecretNotFound):
@@ -441,6 +471,10 @@ def _deletion_message(err: ConnectorError) -> str:
             f"it (1418-400); delete those dataflows, then the connection. {err.message}"
         )
     return err.message
+
+
+def _older_than(source: Source, record: ConnectionRecord) -> bool:
+    return source.event_time is not None and source.event_time <= record.updated_at
 
 
 def _lease_live(record: ConnectionRecord, now: datetime) -> bool:

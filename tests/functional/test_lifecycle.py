@@ -291,3 +291,30 @@ def test_rotation_of_a_connection_deleted_by_hand_recreates_it(app: App) -> None
     [connection] = app.stack.adobe.connections("prod")
     assert connection["auth"]["params"]["sasKey"] == new_key
     assert body(app.get(NS))["connectionId"] == connection["id"]
+
+
+def test_late_create_event_after_deletion_changes_nothing(app: App) -> None:
+    app.stack.add_eventhubs_namespace(NS)
+    app.event("namespace-created.json")
+    app.event("namespace-deleted.json")
+    before = len(app.stack.adobe.platform_requests)
+    app.event("namespace-created.json")  # a late duplicate: its eventTime is before the deletion
+    assert body(app.get(NS))["state"] == "deleted"
+    assert len(app.stack.adobe.platform_requests) == before
+
+
+def test_namespace_deleted_and_created_again_gets_its_new_key(app: App) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    app.stack.add_eventhubs_namespace(NS)
+    first = body(app.post({"namespace": NS}))
+    app.event("namespace-deleted.json")
+    _, _, new_key = app.stack.add_eventhubs_namespace(NS)  # the new namespace's key
+    later = (datetime.now(UTC) + timedelta(seconds=5)).isoformat().replace("+00:00", "Z")
+    app.event("namespace-created.json", eventTime=later)
+    record = body(app.get(NS))
+    [connection] = app.stack.adobe.connections("prod")  # the old connection, found by name and adopted
+    assert record["state"] == "ready" and record["connectionId"] == connection["id"] == first["connectionId"]
+    assert connection["auth"]["params"]["sasKey"] == new_key
+    assert record["etag"] == connection["etag"]
+    assert app.adobe_creates() == 1
