@@ -29,6 +29,22 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
+# The contract's error codes ("Codes, at least"), for the spec and docs tests.
+CONTRACT_ERROR_CODES = {
+    "InvalidJson",
+    "InvalidRequest",
+    "PayloadTooLarge",
+    "ConnectionNotFound",
+    "ConnectionBeingCreated",
+    "SecretNotFound",
+    "SecretInvalid",
+    "ConfigurationError",
+    "AdobeRequestRejected",
+    "AdobeAuthenticationFailed",
+    "DependencyUnavailable",
+}
+
+
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 

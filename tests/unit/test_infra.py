@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from pycep import BicepParser
 
+from tests.openapi_contract import CONTRACT_ERROR_CODES
+
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 MAIN = INFRA / "main.bicep"
@@ -692,19 +694,7 @@ def test_workflow_holds_no_secret() -> None:
 
 # ---------------------------------------------------------------------------------------- docs
 
-ERROR_CODES = (
-    "InvalidJson",
-    "InvalidRequest",
-    "PayloadTooLarge",
-    "ConnectionNotFound",
-    "ConnectionBeingCreated",
-    "SecretNotFound",
-    "SecretInvalid",
-    "ConfigurationError",
-    "AdobeRequestRejected",
-    "AdobeAuthenticationFailed",
-    "DependencyUnavailable",
-)
+ERROR_CODES = sorted(CONTRACT_ERROR_CODES)
 
 
 def test_operations_doc_troubleshoots_every_error_code() -> None:

@@ -16,6 +16,7 @@ from openapi_spec_validator.versions.shortcuts import get_spec_version
 from devstack.host import http_request, indexed_function
 from shared import errors
 from tests.openapi_contract import (
+    CONTRACT_ERROR_CODES,
     assert_request_matches,
     assert_response_matches,
     documented_statuses,
@@ -32,19 +33,6 @@ GET = ("GET", "/api/connections/contoso-telemetry")
 CONTRACT_STATUSES = {
     CREATE: {200, 201, 400, 401, 409, 413, 422, 500, 502, 503},
     GET: {200, 400, 401, 404, 500, 503},
-}
-CONTRACT_ERROR_CODES = {
-    "InvalidJson",
-    "InvalidRequest",
-    "PayloadTooLarge",
-    "ConnectionNotFound",
-    "ConnectionBeingCreated",
-    "SecretNotFound",
-    "SecretInvalid",
-    "ConfigurationError",
-    "AdobeRequestRejected",
-    "AdobeAuthenticationFailed",
-    "DependencyUnavailable",
 }
 
 
