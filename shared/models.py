@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -67,9 +67,6 @@ class ConnectionRequest:
     def key(self) -> ConnectionKey:
         return ConnectionKey(self.sandbox, self.namespace, self.event_hub)
 
-    def scoped_to(self, event_hub: str) -> ConnectionRequest:
-        """The same request scoped to an event hub (from the secret's EntityPath)."""
-        return replace(self, event_hub=event_hub)
 
 
 @dataclass(frozen=True)
@@ -107,7 +104,6 @@ class ConnectionRecord:
     lease_until: datetime | None = None
     owner: str | None = None
     may_exist: bool = False
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def request(self) -> ConnectionRequest:
         """The request that identifies this record's connection (to create it again)."""
