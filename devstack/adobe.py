@@ -19,12 +19,12 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Literal, Self
 from urllib.parse import urlencode
 
 from devstack.faults import FaultPlan, RecordedRequest
 from devstack.httpbase import Response, StandInServer
+from devstack.lifecycle import StartStop
 
 __all__ = [
     "AAD_SPEC",
@@ -126,7 +126,7 @@ class _AdobeServer(StandInServer):
         return response
 
 
-class AdobeStandIn:
+class AdobeStandIn(StartStop):
     """Adobe IMS and Platform (Flow Service) stand-ins sharing state, for one org and client.
 
     ``token_lifetime`` is the ``expires_in`` of issued tokens (seconds); ``create_delay`` makes
@@ -190,17 +190,6 @@ class AdobeStandIn:
             self.platform.stop()
         finally:
             self.ims.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def ims_url(self) -> str:

@@ -17,8 +17,9 @@ import subprocess
 import time
 import weakref
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Self
+
+from devstack.lifecycle import StartStop
 
 __all__ = ["ACCOUNT_KEY", "ACCOUNT_NAME", "Azurite", "AzuriteError", "find_repo_root", "free_port"]
 
@@ -68,7 +69,7 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-class Azurite:
+class Azurite(StartStop):
     """Azurite (blob, queue, table) with in-memory persistence on three free ports of 127.0.0.1.
 
     ``root`` is the repository root holding ``node_modules`` (found with :func:`find_repo_root`
@@ -259,17 +260,6 @@ class Azurite:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- endpoints -----------------------------------------------------------------------------
 

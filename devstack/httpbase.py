@@ -21,11 +21,11 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from devstack.faults import FaultPlan, RecordedRequest, Recorder
+from devstack.lifecycle import StartStop
 
 __all__ = ["Response", "StandInServer"]
 
@@ -229,7 +229,7 @@ class _Server(ThreadingHTTPServer):
         _log.debug("%s: error while serving %s:\n%s", self.standin.name, client_address, traceback.format_exc())
 
 
-class StandInServer:
+class StandInServer(StartStop):
     """Base class for a stand-in: one HTTP(S) server in a background thread of this process.
 
     Subclasses implement :meth:`handle_request`. Binds ``host`` (127.0.0.1) on ``port`` (0: a free
@@ -301,17 +301,6 @@ class StandInServer:
     def running(self) -> bool:
         """Whether the server is started."""
         return self._httpd is not None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- addresses -----------------------------------------------------------------------------
 

@@ -9,13 +9,13 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 from devstack.adobe import AdobeStandIn
 from devstack.azurite import Azurite, find_repo_root
 from devstack.identity import IdentityStandIn
 from devstack.keyvault import KeyVaultStandIn
+from devstack.lifecycle import StartStop
 
 __all__ = [
     "AAD_SECRET_TEMPLATE",
@@ -45,7 +45,7 @@ def eventhubs_connection_string(namespace: str, key_name: str, key: str, entity_
     return value + (f";EntityPath={entity_path}" if entity_path else "")
 
 
-class LocalStack:
+class LocalStack(StartStop):
     """Azurite + :class:`IdentityStandIn` + :class:`KeyVaultStandIn` + :class:`AdobeStandIn` in one.
 
     ``root`` is the repository root (holding ``node_modules``; found when None). The vault is
@@ -117,17 +117,6 @@ class LocalStack:
                 first = first or exc
         if first is not None:
             raise first
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def reset(self) -> None:
         """Between tests: clear faults and recordings everywhere, reset the Adobe stand-in
