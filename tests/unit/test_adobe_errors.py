@@ -16,6 +16,7 @@ from shared.adobe import AdobeClient, AdobeCredentials, connection_body
 from shared.errors import AdobeAuthenticationFailed, AdobeRejected
 from shared.retry import Deadline, Retrier, RetryPolicy
 from shared.sensitive import Secret
+from tests.unit.fakes import FakeTime
 
 SAS_KEY = "c2VjcmV0LWtleS10aGF0LW11c3Qtbm90LWxlYWstMDAwMDA="
 CLIENT_SECRET = "p8e-client-secret-value"
@@ -60,19 +61,6 @@ class ScriptedSession:
 
     def count(self, route: str) -> int:
         return sum(1 for sent, _ in self.sent if sent == route)
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
 
 
 @pytest.fixture

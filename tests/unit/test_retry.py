@@ -6,6 +6,7 @@ import pytest
 
 from shared.errors import DependencyUnavailable
 from shared.retry import CallResult, Deadline, Failure, Retrier, RetryPolicy, decide, parse_retry_after
+from tests.unit.fakes import FakeTime
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=8.0, max_retry_after=20.0)
@@ -55,19 +56,6 @@ def test_create_post_is_repeated_directly_only_when_surely_not_received() -> Non
         decision = d(uncertain, idempotent=False)
         assert decision.retry and decision.lookup_first
         assert d(uncertain, idempotent=True).lookup_first is False
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
 
 
 def retrier(time: FakeTime) -> Retrier:
