@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -12,20 +12,18 @@ import azure.functions as func
 
 from shared.errors import ConnectorError, InvalidRequest
 from shared.eventhubs import validate_namespace
-from shared.models import ConnectionRequest
-from shared.runtime import get_runtime
-from shared.service import Source
+from shared.logs import log
+from shared.models import ConnectionRequest, Source
+from shared.runtime import Runtime, get_runtime
 
-from .queue import log_outcome, settle
-
-log = logging.getLogger("eventhubs_connector")
+from .outcomes import settle
 
 WRITE_SUCCESS: Final = "microsoft.resources.resourcewritesuccess"
 DELETE_SUCCESS: Final = "microsoft.resources.resourcedeletesuccess"
 NAMESPACE_WRITE: Final = "microsoft.eventhub/namespaces/write"
 NAMESPACE_DELETE: Final = "microsoft.eventhub/namespaces/delete"
 _NAMESPACE_ID: Final = re.compile(
-    r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.eventhub/namespaces/([^/]+)/?",
+    r"/subscriptions/([^/]+)/resourcegroups/[^/]+/providers/microsoft\.eventhub/namespaces/([^/]+)/?",
     re.IGNORECASE,
 )
 
@@ -36,6 +34,7 @@ class NamespaceEvent:
 
     action: str  # "write" or "delete"
     namespace: str
+    subscription_id: str
 
 
 def parse_namespace_event(event_type: str, subject: str | None, data: Any) -> NamespaceEvent | None:
@@ -57,7 +56,9 @@ def parse_namespace_event(event_type: str, subject: str | None, data: Any) -> Na
     match = _NAMESPACE_ID.fullmatch(resource.strip())
     if match is None:
         raise InvalidRequest("The event's subject is not an Event Hubs namespace resource id.", field="subject")
-    return NamespaceEvent("write" if kind == WRITE_SUCCESS else "delete", validate_namespace(match.group(1), "subject"))
+    return NamespaceEvent(
+        "write" if kind == WRITE_SUCCESS else "delete", validate_namespace(match.group(2), "subject"), match.group(1)
+    )
 
 
 def _event_time(event: func.EventGridEvent) -> datetime | None:
@@ -78,27 +79,42 @@ def _event_body(event: func.EventGridEvent) -> tuple[str, str | None, Any]:
     return event_type, subject, data
 
 
-def handle_namespace_event(event: func.EventGridEvent) -> None:
-    """Create the connection for a created namespace; mark records of a deleted one."""
+def _handle(
+    event: func.EventGridEvent, apply: Callable[[Callable[[], Runtime], str, str | None, Any, Source], str | None]
+) -> None:
+    """The skeleton of both Event Grid functions: parse, apply, log one outcome line, settle errors."""
     event_type, subject, data = _event_body(event)
     what = f"event {event.id or '-'} ({event_type or 'no type'})"
     try:
-        parsed = parse_namespace_event(event_type, subject, data)
-        if parsed is None:
-            log.info("%s ignored: not an Event Hubs namespace write or delete", what)
-            return
-        runtime = get_runtime()
-        source = Source("event", event.id, _event_time(event))
-        if parsed.action == "delete":
-            changed = runtime.service.mark_namespace_deleted(parsed.namespace, source)
-            log.info("%s: namespace %s deleted, %d record(s) marked", what, parsed.namespace, changed)
-            return
-        request = ConnectionRequest(namespace=parsed.namespace, sandbox=runtime.settings.default_sandbox)
-        outcome = runtime.service.create_or_get(request, source)
+        outcome = apply(get_runtime, event_type, subject, data, Source("event", event.id, _event_time(event)))
     except ConnectorError as err:
         settle(err, what)
         return
-    log_outcome(what, outcome)
+    if outcome is not None:
+        log.info("%s: %s", what, outcome)
+
+
+def handle_namespace_event(event: func.EventGridEvent) -> None:
+    """Create the connection for a created namespace; mark records of a deleted one."""
+    _handle(event, _apply_namespace_event)
+
+
+def _apply_namespace_event(
+    runtime_of: Callable[[], Runtime], event_type: str, subject: str | None, data: Any, source: Source
+) -> str | None:
+    parsed = parse_namespace_event(event_type, subject, data)
+    if parsed is None:
+        return "ignored: not an Event Hubs namespace write or delete"
+    runtime = runtime_of()
+    if not runtime.settings.manages_subscription(parsed.subscription_id):
+        return f"ignored: subscription {parsed.subscription_id} is not in AZURE_SUBSCRIPTION_IDS"
+    if parsed.action == "delete":
+        changed = runtime.service.mark_namespace_deleted(parsed.namespace, source)
+        return f"namespace {parsed.namespace} deleted, {changed} record(s) marked"
+    request = ConnectionRequest(namespace=parsed.namespace, sandbox=runtime.settings.default_sandbox)
+    outcome = runtime.service.create_or_get(request, source)
+    state = "created" if outcome.created else "existing"
+    return f"{outcome.record.key} {outcome.record.state.value} ({state})"
 
 
 SECRET_NEW_VERSION: Final = "microsoft.keyvault.secretnewversioncreated"
@@ -125,22 +141,21 @@ def parse_secret_event(event_type: str, subject: str | None, data: Any) -> tuple
 
 def handle_secret_event(event: func.EventGridEvent) -> None:
     """Rotate, create (pending) or flag the connections behind a Key Vault secret."""
-    event_type, subject, data = _event_body(event)
-    what = f"event {event.id or '-'} ({event_type or 'no type'})"
-    try:
-        parsed = parse_secret_event(event_type, subject, data)
-        if parsed is None:
-            log.info("%s ignored: not a secret new-version or near-expiry event", what)
-            return
-        kind, secret_name = parsed
-        runtime = get_runtime()
-        source = Source("event", event.id)
-        if kind == "near_expiry":
-            flagged = runtime.secret_events.near_expiry(secret_name, source)
-            log.info("%s: secret %s near expiry, %d record(s) flagged", what, secret_name, flagged)
-            return
-        changed = runtime.secret_events.new_version(secret_name, source)
-    except ConnectorError as err:
-        settle(err, what)
-        return
-    log.info("%s: secret %s, %d connection(s) created or rotated", what, secret_name, changed)
+    _handle(event, _apply_secret_event)
+
+
+def _apply_secret_event(
+    runtime_of: Callable[[], Runtime], event_type: str, subject: str | None, data: Any, source: Source
+) -> str | None:
+    parsed = parse_secret_event(event_type, subject, data)
+    if parsed is None:
+        return "ignored: not a secret new-version or near-expiry event"
+    kind, secret_name = parsed
+    runtime = runtime_of()
+    # Key Vault events are ordered by secret versions, not by event time.
+    source = Source(source.kind, source.id)
+    if kind == "near_expiry":
+        flagged = runtime.secret_events.near_expiry(secret_name, source)
+        return f"secret {secret_name} near expiry, {flagged} record(s) flagged"
+    changed = runtime.secret_events.new_version(secret_name, source)
+    return f"secret {secret_name}, {changed} connection(s) created or rotated"

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 import azure.functions as func
 
 from shared.errors import ConnectorError
-from shared.eventhubs import parse_request, validate_event_hub, validate_namespace, validate_sandbox
+from shared.eventhubs import validate_event_hub, validate_namespace, validate_sandbox
+from shared.logs import log
 from shared.models import ConnectionKey
+from shared.payloads import parse_request
 from shared.runtime import get_runtime
 from shared.service import Source
 
 from .inputs import decode_json
 from .responses import error_response, json_response, unexpected_error_response
-
-log = logging.getLogger("eventhubs_connector")
 
 
 def create(req: func.HttpRequest) -> func.HttpResponse:

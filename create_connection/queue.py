@@ -1,49 +1,32 @@
-"""Queue adapter: message → ConnectionRequest → service → return (done or permanent) or raise (retry)."""
+"""Queue adapter: message → typed request (create or verify) → service → return or raise."""
 
 from __future__ import annotations
-
-import logging
 
 import azure.functions as func
 
 from shared.errors import ConnectorError
-from shared.eventhubs import parse_request
-from shared.models import Outcome
+from shared.logs import log
+from shared.models import Source
+from shared.payloads import VerifyRequest, parse_queue_message
 from shared.runtime import get_runtime
-from shared.service import Source
 
 from .inputs import decode_queue_message
-
-log = logging.getLogger("eventhubs_connector")
-
-
-def settle(err: ConnectorError, what: str) -> None:
-    """The queue/Event Grid disposition of an error, in one place.
-
-    Permanent (400/404/422/502): logged (and recorded by the service when the key is known),
-    the invocation returns. Transient or configuration (409/500/503): raise for redelivery.
-    """
-    if err.permanent:
-        log.warning("%s failed permanently: %s %s", what, err.code, err.message)
-        return
-    log.warning("%s will be retried: %s %s", what, err.code, err.message)
-    raise err
+from .outcomes import log_outcome, settle
 
 
 def handle(msg: func.QueueMessage) -> None:
-    """Create (or find) the connection a queue message asks for."""
+    """Create (or find) the connection a queue message asks for, or verify one."""
     what = f"queue message {msg.id or '-'} (dequeue {msg.dequeue_count or '?'})"
     try:
         runtime = get_runtime()
-        request = parse_request(decode_queue_message(msg.get_body()), runtime.settings.default_sandbox)
-        outcome = runtime.service.create_or_get(request, Source("queue", msg.id))
+        request = parse_queue_message(decode_queue_message(msg.get_body()), runtime.settings.default_sandbox)
+        source = Source("queue", msg.id)
+        if isinstance(request, VerifyRequest):
+            record = runtime.service.verify(request.key, source)
+            log.info("%s: verified %s (%s)", what, request.key, record.state.value if record else "no record")
+            return
+        outcome = runtime.service.create_or_get(request, source)
     except ConnectorError as err:
         settle(err, what)
         return
     log_outcome(what, outcome)
-
-
-def log_outcome(what: str, outcome: Outcome) -> None:
-    """The one outcome line of a queue or Event Grid invocation that created or found a connection."""
-    state = "created" if outcome.created else "existing"
-    log.info("%s: %s %s (%s)", what, outcome.record.key, outcome.record.state.value, state)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 import azure.functions as func
 
 from shared.errors import ConnectorError
-
-log = logging.getLogger("eventhubs_connector")
+from shared.logs import log
+from shared.sensitive import scrub
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> func.HttpResponse:
     """A JSON response with the given status."""
     return func.HttpResponse(
-        json.dumps(body, separators=(",", ":")),  # ASCII-escaped: always encodable
+        scrub(json.dumps(body, separators=(",", ":"))),  # ASCII-escaped: always encodable
         status_code=status,
         headers=headers,
         mimetype="application/json",

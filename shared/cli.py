@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import ConfigurationError, ConnectorError, InvalidRequest
-from .eventhubs import parse_request, validate_event_hub, validate_namespace, validate_sandbox
+from .eventhubs import validate_event_hub, validate_namespace, validate_sandbox
 from .models import ConnectionKey, ConnectionRequest
+from .payloads import parse_request
 from .runtime import Runtime, get_runtime
 from .service import Source
 

@@ -11,6 +11,7 @@ from .eventhubs import parse_aad_secret, parse_connection_string
 from .models import AuthType, ConnectionRequest
 from .retry import Deadline
 from .secrets import SecretSource
+from .sensitive import Secret, refuse_pickling
 from .settings import Settings
 
 SAS_SPEC: Final = "Azure EventHub authentication credentials"
@@ -27,6 +28,9 @@ class NamespaceAuth:
     secret_name: str = ""
     secret_version: str | None = None
     event_hub: str | None = None
+
+    def __reduce__(self) -> tuple[object, ...]:
+        refuse_pickling(self)
 
 
 def load_adobe_credentials(secrets: SecretSource, settings: Settings, deadline: Deadline) -> AdobeCredentials:
@@ -46,7 +50,9 @@ def load_adobe_credentials(secrets: SecretSource, settings: Settings, deadline: 
                 setting=setting,
             ) from None
     client_id, client_secret, org_id = values
-    return AdobeCredentials(client_id.value.reveal().strip(), client_secret.value, org_id.value.reveal().strip())
+    return AdobeCredentials(
+        client_id.value.reveal().strip(), Secret(client_secret.value.reveal()), org_id.value.reveal().strip()
+    )
 
 
 def forget_adobe_credentials(secrets: SecretSource, settings: Settings) -> None:

@@ -1,13 +1,16 @@
 """The error hierarchy. Each error knows its code, its HTTP status and whether a retry can help.
 
 The HTTP mapping is `ConnectorError.http_status`; the queue/Event Grid mapping is
-`ConnectorError.permanent`. No error message ever contains a secret value.
+`ConnectorError.permanent`. Every message passes the scrubber when the error is made, so no
+error message ever contains a fragment of a secret value, whatever a service quoted back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from .sensitive import scrub
 
 
 class ConnectorError(Exception):
@@ -17,8 +20,11 @@ class ConnectorError(Exception):
     code = "InternalError"
     #: True when retrying the same input cannot help (queue: record and return).
     permanent = False
+    #: A create may have reached Adobe before this failure: look it up first next time, and verify.
+    outcome_unknown = False
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
+        message = scrub(message)
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -168,8 +174,6 @@ class DependencyUnavailable(ConnectorError):
         super().__init__(message)
         self.dependency = dependency
         self._retry_after = max(1, retry_after)
-        #: A create may have reached the server (timeout, dropped connection, 5xx): look it up first next time.
-        self.outcome_unknown = False
 
     @property
     def retry_after(self) -> int | None:
@@ -177,3 +181,18 @@ class DependencyUnavailable(ConnectorError):
 
     def details(self) -> dict[str, Any]:
         return {"dependency": self.dependency}
+
+
+def is_tls_failure(err: BaseException) -> bool:
+    """Whether a failure (or anything in its chain) is a TLS certificate that could not be verified."""
+    import ssl
+
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(current):
+            return True
+        inner = getattr(current, "inner_exception", None)
+        current = inner if isinstance(inner, BaseException) else (current.__cause__ or current.__context__)
+    return False

@@ -1,29 +1,23 @@
-"""Event Hubs rules: name patterns, request validation, and SAS connection-string parsing."""
+"""Event Hubs rules: name patterns and their validators, SAS connection-string and AAD secret parsing."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from .errors import InvalidRequest, SecretProblem
-from .models import AuthType, ConnectionRequest
 from .sensitive import Secret
 
 NAMESPACE_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]")
 EVENT_HUB_PATTERN: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,254}[A-Za-z0-9])?")
 SANDBOX_PATTERN: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,253}[a-z0-9])?")
 SAS_KEY_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9._-]{1,50}")
-_CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f]")
-
-REQUEST_FIELDS: Final = ("namespace", "sandbox", "eventHubName", "authType", "name", "description")
-MAX_NAME_LENGTH: Final = 256
-MAX_DESCRIPTION_LENGTH: Final = 1024
+CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _show(value: str, limit: int = 60) -> str:
+def show_input(value: str, limit: int = 60) -> str:
     """A short, printable rendering of user input for an error message."""
     shown = value if len(value) <= limit else value[:limit] + "..."
     return json.dumps(shown)
@@ -33,7 +27,7 @@ def _validated(value: object, field: str, pattern: re.Pattern[str], rule: str) -
     if not isinstance(value, str):
         raise InvalidRequest(f"'{field}' must be a string.", field=field)
     if not pattern.fullmatch(value):
-        raise InvalidRequest(f"'{field}' {_show(value)} is not {rule}.", field=field)
+        raise InvalidRequest(f"'{field}' {show_input(value)} is not {rule}.", field=field)
     return value
 
 
@@ -55,58 +49,6 @@ def validate_event_hub(value: object, field: str = "eventHubName") -> str:
 def validate_sandbox(value: object, field: str = "sandbox") -> str:
     """Return the sandbox name, or raise InvalidRequest naming the field."""
     return _validated(value, field, SANDBOX_PATTERN, "a sandbox name: lowercase letters, digits and hyphens")
-
-
-def _optional_text(body: Mapping[str, Any], field: str, limit: int) -> str | None:
-    value = body.get(field)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{field}' must be a string.", field=field)
-    if len(value) > limit:
-        raise InvalidRequest(f"'{field}' is longer than {limit} characters.", field=field)
-    if _CONTROL_CHARS.search(value):
-        raise InvalidRequest(f"'{field}' must not contain control characters.", field=field)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRequest(f"'{field}' must be valid Unicode text (no lone surrogates).", field=field) from None
-    if not value.strip():
-        raise InvalidRequest(f"'{field}' must not be blank.", field=field)
-    return value
-
-
-def parse_request(body: object, default_sandbox: str) -> ConnectionRequest:
-    """Validate a decoded JSON request (HTTP body or queue message) into a ConnectionRequest."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request must be a JSON object.", field=None, code="InvalidJson")
-    unknown = sorted(str(key) for key in body if key not in REQUEST_FIELDS)
-    if unknown:
-        raise InvalidRequest(
-            f"Unknown field {_show(unknown[0])}; allowed fields are {', '.join(REQUEST_FIELDS)}.",
-            # A lone surrogate cannot be encoded: shown escaped, so any key can be named in the answer.
-            field=unknown[0][:100].encode("utf-8", "backslashreplace").decode("utf-8"),
-        )
-    if body.get("namespace") is None:
-        raise InvalidRequest("'namespace' is required.", field="namespace")
-    namespace = validate_namespace(body["namespace"])
-    sandbox = default_sandbox if body.get("sandbox") is None else validate_sandbox(body["sandbox"])
-    event_hub = None if body.get("eventHubName") is None else validate_event_hub(body["eventHubName"])
-    auth_value = body.get("authType")
-    if auth_value is None:
-        auth_type = AuthType.SAS
-    elif isinstance(auth_value, str) and auth_value.lower() in {a.value for a in AuthType}:
-        auth_type = AuthType(auth_value.lower())
-    else:
-        raise InvalidRequest('\'authType\' must be "sas" or "aad".', field="authType")
-    return ConnectionRequest(
-        namespace=namespace,
-        sandbox=sandbox,
-        event_hub=event_hub,
-        auth_type=auth_type,
-        name=_optional_text(body, "name", MAX_NAME_LENGTH),
-        description=_optional_text(body, "description", MAX_DESCRIPTION_LENGTH),
-    )
 
 
 @dataclass(frozen=True)

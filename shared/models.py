@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -68,7 +68,6 @@ class ConnectionRequest:
         return ConnectionKey(self.sandbox, self.namespace, self.event_hub)
 
 
-
 @dataclass(frozen=True)
 class LastError:
     """The last failure recorded on a connection."""
@@ -105,6 +104,78 @@ class ConnectionRecord:
     owner: str | None = None
     may_exist: bool = False
 
+    last_event_at: datetime | None = None
+
+    # -- named transitions (each returns the new record) -------------------------------------------
+
+    def claimed(self, *, owner: str, lease_until: datetime, now: datetime, source_id: str | None) -> ConnectionRecord:
+        """Held by `owner` until `lease_until` while it talks to Adobe (state `creating`)."""
+        return replace(
+            self, state=State.CREATING, owner=owner, lease_until=lease_until, updated_at=now, source_id=source_id
+        )
+
+    def completed(
+        self, connection_id: str, etag: str | None, *, secret_version: str | None, now: datetime
+    ) -> ConnectionRecord:
+        """`ready` with the Adobe connection; the claim is released."""
+        return replace(
+            self,
+            state=State.READY,
+            connection_id=connection_id,
+            etag=etag,
+            secret_version=secret_version,
+            updated_at=now,
+            verified_at=now,
+            last_error=None,
+            lease_until=None,
+            owner=None,
+            may_exist=False,
+            adobe_deleted=False,
+        )
+
+    def failed(self, error: LastError, *, may_exist: bool, source_id: str | None) -> ConnectionRecord:
+        """`failed` with the error; the claim is released. `may_exist`: a create may have reached Adobe."""
+        return replace(
+            self,
+            state=State.FAILED,
+            last_error=error,
+            updated_at=error.at,
+            source_id=source_id,
+            lease_until=None,
+            owner=None,
+            may_exist=may_exist,
+        )
+
+    def waiting_for_secret(self, error: LastError, *, source_id: str | None) -> ConnectionRecord:
+        """`pending_secret`: a namespace event came before the namespace's secret."""
+        return replace(self, state=State.PENDING_SECRET, last_error=error, updated_at=error.at, source_id=source_id)
+
+    def deleted(self, *, now: datetime, source_id: str | None) -> ConnectionRecord:
+        """`deleted`: the namespace is gone."""
+        return replace(self, state=State.DELETED, updated_at=now, source_id=source_id, lease_until=None, owner=None)
+
+    def noted(self, error: LastError | None, *, source_id: str | None = None) -> ConnectionRecord:
+        """The same state with `lastError` set (or cleared)."""
+        return replace(self, last_error=error, source_id=source_id or self.source_id)
+
+    def released(self, previous: ConnectionRecord) -> ConnectionRecord:
+        """Back to what `previous` was (a verify that changed nothing), without the claim."""
+        return replace(previous, lease_until=None, owner=None, may_exist=False, last_event_at=self.last_event_at)
+
+    def saw_event(self, event_time: datetime | None) -> ConnectionRecord:
+        """Remember the newest Event Grid event applied to this record."""
+        if event_time is None or (self.last_event_at is not None and self.last_event_at >= event_time):
+            return self
+        return replace(self, last_event_at=event_time)
+
+    def newer_than(self, event_time: datetime | None) -> bool:
+        """A newer event was already applied: an event of `event_time` changes nothing."""
+        return event_time is not None and self.last_event_at is not None and self.last_event_at > event_time
+
+    def lease_live(self, now: datetime) -> bool:
+        """Another invocation holds the claim right now."""
+        return self.lease_until is not None and self.lease_until > now
+
     def request(self) -> ConnectionRequest:
         """The request that identifies this record's connection (to create it again)."""
         return ConnectionRequest(
@@ -112,6 +183,7 @@ class ConnectionRecord:
             sandbox=self.key.sandbox,
             event_hub=self.key.event_hub,
             auth_type=self.auth_type,
+            name=self.name if self.name != self.key.connection_name else None,
         )
 
     def to_json(self, *, created: bool | None = None) -> dict[str, Any]:
@@ -136,6 +208,23 @@ class ConnectionRecord:
         if created is not None:
             body["created"] = created
         return body
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a request came from, for records and logs: kind (http/queue/event) and message id."""
+
+    kind: str
+    id: str | None = None
+    #: When the event happened (Event Grid `eventTime`): an event older than one applied changes nothing.
+    event_time: datetime | None = None
+
+    @property
+    def is_event(self) -> bool:
+        return self.kind == "event"
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.id or '-'}"
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import TYPE_CHECKING, Protocol
 
 from .errors import ConnectorError
+from .logs import log
 from .models import ConnectionRecord
+from .sensitive import scrub
 
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient
-
-log = logging.getLogger("eventhubs_connector")
 
 
 class EventPublisher(Protocol):
@@ -28,7 +27,7 @@ def notification(event: str, record: ConnectionRecord, error: ConnectorError | N
     body: dict[str, object] = {"event": event, "record": record.to_json()}
     if error is not None:
         body["error"] = error.to_body()["error"]
-    return json.dumps(body, separators=(",", ":"))
+    return scrub(json.dumps(body, separators=(",", ":")))
 
 
 class QueueEventPublisher:

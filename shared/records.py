@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .errors import ConfigurationError, DependencyUnavailable
+from .errors import ConfigurationError, DependencyUnavailable, is_tls_failure
 from .models import AuthType, ConnectionKey, ConnectionRecord, LastError, State
+from .sensitive import scrub
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -41,6 +42,10 @@ class RecordStore(Protocol):
 
     def replace(self, record: ConnectionRecord, etag: str) -> StoredRecord:
         """Replace a record only if unchanged since `etag`; WriteConflict otherwise."""
+        ...
+
+    def delete(self, key: ConnectionKey, etag: str) -> None:
+        """Delete a record only if unchanged since `etag`; WriteConflict otherwise."""
         ...
 
     def list(self, sandbox: str | None = None, namespace: str | None = None) -> Iterator[ConnectionRecord]:
@@ -112,6 +117,19 @@ class TableRecordStore:
             raise WriteConflict(str(record.key)) from None
         return StoredRecord(record, metadata["etag"])
 
+    def delete(self, key: ConnectionKey, etag: str) -> None:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        self.operations += 1
+        try:
+            with storage_errors():
+                self._table.delete_entity(
+                    key.partition_key, key.row_key, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise WriteConflict(str(key)) from None
+
     def list(self, sandbox: str | None = None, namespace: str | None = None) -> Iterator[ConnectionRecord]:
         filters, parameters = [], {}
         if sandbox is not None:
@@ -157,6 +175,12 @@ class storage_errors:
                 "'Storage Table Data Contributor' role.",
                 setting="AzureWebJobsStorage",
             ) from None
+        if isinstance(err, ServiceRequestError) and is_tls_failure(err):
+            raise ConfigurationError(
+                "The TLS certificate of Table storage could not be verified: check AzureWebJobsStorage "
+                "(and REQUESTS_CA_BUNDLE for a private CA).",
+                setting="AzureWebJobsStorage",
+            ) from None
         if isinstance(err, HttpResponseError | ServiceRequestError | ServiceResponseError):
             raise DependencyUnavailable(
                 "Table storage is unavailable.", dependency="Table storage", retry_after=15
@@ -195,11 +219,12 @@ def to_entity(record: ConnectionRecord) -> dict[str, Any]:
         "LeaseUntil": record.lease_until,
         "Owner": record.owner,
         "MayExist": record.may_exist,
+        "LastEventAt": record.last_event_at,
     }
     if record.last_error is not None:
         entity.update(
             LastErrorCode=record.last_error.code,
-            LastErrorMessage=record.last_error.message,
+            LastErrorMessage=scrub(record.last_error.message),
             LastErrorAt=record.last_error.at,
         )
     return {k: v for k, v in entity.items() if v is not None}
@@ -234,4 +259,5 @@ def from_entity(entity: dict[str, Any]) -> ConnectionRecord:
         lease_until=_dt(entity.get("LeaseUntil")),
         owner=entity.get("Owner"),
         may_exist=bool(entity.get("MayExist", False)),
+        last_event_at=_dt(entity.get("LastEventAt")),
     )

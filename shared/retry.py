@@ -67,9 +67,14 @@ class Deadline:
     def __init__(self, clock: Callable[[], float], budget: float) -> None:
         self._clock = clock
         self._end = clock() + budget
+        self._budget = budget
 
     def remaining(self) -> float:
         return max(0.0, self._end - self._clock())
+
+    def expired(self) -> bool:
+        """The budget is spent: no new call may start (a budget of 0 means one attempt each)."""
+        return self._budget > 0 and self._clock() >= self._end
 
     def share(self, fraction: float) -> Deadline:
         """A deadline with `fraction` of what remains: for optional work that must leave time for the rest."""
@@ -189,8 +194,10 @@ def unavailable(dependency: str, result: CallResult, attempts: int, delay: float
             else "no response (timed out or dropped)"
         )
     )
-    return DependencyUnavailable(
+    err = DependencyUnavailable(
         f"{dependency} is unavailable: {what} after {attempts} attempt{'s' if attempts != 1 else ''}.",
         dependency=dependency,
         retry_after=max(5, math.ceil(delay)),
     )
+    err.outcome_unknown = result.outcome_unknown
+    return err

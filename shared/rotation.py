@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
 from .adobe import ConnectionMissing
 from .credentials import namespace_auth
 from .errors import ConnectorError
+from .logs import log
 from .models import ConnectionRecord, LastError, State
 from .records import StoredRecord, WriteConflict
 from .service import ConnectionService, Source
-
-log = logging.getLogger("eventhubs_connector")
 
 _WAITING_FOR_SECRET = ("SecretNotFound",)
 
@@ -81,7 +79,7 @@ class SecretEvents:
                 return 0
             assert record.connection_id is not None
             updated = service.adobe.update_auth_params(
-                record.key.sandbox, record.connection_id, record.etag or "*", auth.params, deadline
+                record.key.sandbox, record.connection_id, record.etag, auth.params, deadline
             )
         except ConnectionMissing:
             log.warning("connection %s of %s is gone from Adobe: creating it again", record.connection_id, record.key)

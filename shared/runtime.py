@@ -14,13 +14,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .adobe import AdobeClient
+from .clock import Clock
 from .credentials import forget_adobe_credentials, load_adobe_credentials
 from .notifications import EventPublisher, NoEvents, QueueEventPublisher
 from .records import TableRecordStore, storage_errors
+from .requestqueue import REQUESTS_QUEUE, QueueVerifies
 from .retry import Retrier, RetryPolicy
 from .rotation import SecretEvents
 from .secrets import KeyVaultSecrets
-from .service import Clock, ConnectionService
+from .service import ConnectionService
 from .settings import Settings
 
 # The SDKs' HTTP logging policy prints request and response headers at INFO: keep it quiet.
@@ -38,6 +40,7 @@ class Runtime:
     adobe: AdobeClient
     records: TableRecordStore
     events: EventPublisher
+    verifies: QueueVerifies
     secret_events: SecretEvents
 
 
@@ -61,7 +64,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.key_vault_url,
         credential,
         verify_challenge_resource=not settings.key_vault_is_emulator,
-        connection_timeout=min(5.0, settings.http_timeout_seconds),
+        connection_timeout=settings.connect_timeout_seconds,
         read_timeout=settings.http_timeout_seconds,
         **common,
     )
@@ -77,7 +80,7 @@ def build_runtime(settings: Settings) -> Runtime:
         "retry_total": 2,
         "retry_backoff_factor": 0.2,
         "retry_backoff_max": 2,
-        "connection_timeout": min(3.0, settings.http_timeout_seconds),
+        "connection_timeout": settings.connect_timeout_seconds,
         "read_timeout": settings.http_timeout_seconds,
         "logging_enable": False,
         "use_env_settings": False,
@@ -96,7 +99,8 @@ def build_runtime(settings: Settings) -> Runtime:
 
     events: EventPublisher = NoEvents()
     if settings.events_queue:
-        events = QueueEventPublisher(_events_queue(settings, credential, storage_kwargs))
+        events = QueueEventPublisher(_queue(settings, settings.events_queue, credential, storage_kwargs))
+    verifies = QueueVerifies(lambda: _queue(settings, REQUESTS_QUEUE, credential, storage_kwargs, create=False))
 
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
@@ -113,11 +117,14 @@ def build_runtime(settings: Settings) -> Runtime:
         credentials=lambda deadline: load_adobe_credentials(secrets, settings, deadline),
         retrier=retrier,
         timeout=settings.http_timeout_seconds,
+        connect_timeout=settings.connect_timeout_seconds,
         monotonic=time.monotonic,
         on_refused=lambda: forget_adobe_credentials(secrets, settings),
     )
-    service = ConnectionService(settings, secrets=secrets, adobe=adobe, records=records, events=events, clock=clock)
-    return Runtime(settings, service, secrets, adobe, records, events, SecretEvents(service))
+    service = ConnectionService(
+        settings, secrets=secrets, adobe=adobe, records=records, events=events, verifies=verifies, clock=clock
+    )
+    return Runtime(settings, service, secrets, adobe, records, events, verifies, SecretEvents(service))
 
 
 def _credential(settings: Settings) -> Any:
@@ -142,28 +149,23 @@ def _storage_credential(settings: Settings, default: Any) -> Any:
     return default
 
 
-def _events_queue(settings: Settings, credential: Any, kwargs: dict[str, Any]) -> Any:
+def _queue(settings: Settings, name: str, credential: Any, kwargs: dict[str, Any], *, create: bool = True) -> Any:
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.queue import QueueClient
 
-    assert settings.events_queue is not None
     if settings.storage.connection_string is not None:
-        queue = QueueClient.from_connection_string(
-            settings.storage.connection_string.reveal(), settings.events_queue, **kwargs
-        )
+        queue = QueueClient.from_connection_string(settings.storage.connection_string.reveal(), name, **kwargs)
     else:
         assert settings.storage.queue_endpoint is not None
         queue = QueueClient(
-            settings.storage.queue_endpoint,
-            settings.events_queue,
-            credential=_storage_credential(settings, credential),
-            **kwargs,
+            settings.storage.queue_endpoint, name, credential=_storage_credential(settings, credential), **kwargs
         )
-    try:
-        with storage_errors():
-            queue.create_queue()
-    except ResourceExistsError:
-        pass
+    if create:
+        try:
+            with storage_errors():
+                queue.create_queue()
+        except ResourceExistsError:
+            pass
     return queue
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
-from .errors import ConfigurationError, DependencyUnavailable, SecretNotFound
+from .errors import ConfigurationError, DependencyUnavailable, SecretNotFound, is_tls_failure
 from .retry import CallResult, Deadline, Failure, Retrier
 from .sensitive import Secret
 
@@ -105,7 +105,7 @@ class KeyVaultSecrets:
         )
 
         self.reads += 1
-        placeholder = SecretValue(name, Secret(""), None)
+        placeholder = SecretValue(name, Secret("", scrubbed=False), None)
         try:
             secret = self._client.get_secret(name)
         except ResourceNotFoundError:
@@ -124,13 +124,21 @@ class KeyVaultSecrets:
                 raise self._access_denied(name) from None
             retry_after = err.response.headers.get("Retry-After") if err.response is not None else None  # type: ignore[attr-defined]
             return CallResult(status=err.status_code or 500, retry_after=retry_after), placeholder
-        except ServiceRequestError:
+        except ServiceRequestError as err:
+            if is_tls_failure(err):
+                raise ConfigurationError(
+                    f"The TLS certificate of Key Vault {self._vault_url} could not be verified: check KEY_VAULT_URL "
+                    "(and REQUESTS_CA_BUNDLE for a private CA).",
+                    setting="KEY_VAULT_URL",
+                ) from None
             return CallResult(failure=Failure.NOT_SENT), placeholder
         except ServiceResponseError:
             return CallResult(failure=Failure.UNCERTAIN), placeholder
         if secret.value is None:
             raise SecretNotFound(f"Key Vault secret '{name}' has no value.", secret_name=name)
-        return CallResult(status=200), SecretValue(name, Secret(secret.value), secret.properties.version)
+        return CallResult(status=200), SecretValue(
+            name, Secret(secret.value, scrubbed=False), secret.properties.version
+        )
 
     def _access_denied(self, name: str) -> ConfigurationError:
         return ConfigurationError(

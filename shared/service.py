@@ -1,65 +1,42 @@
-"""The orchestration: create a connection exactly once per (sandbox, namespace, event hub).
+"""The connection operations: create (exactly once), verify, and mark deleted.
 
-Flow of one create (see README "Architecture"):
-  1. read the record: `ready` answers at once, with no other call;
-  2. read the Adobe credential and the namespace's secret (cached): bad input fails before any claim;
-  3. claim the record with a conditional write and a lease (insert, or If-Match takeover of a
-     failed/expired one); a live claim held by someone else is waited for, then 409;
-  4. create in Flow Service (looked up by its deterministic name first when an earlier attempt's
-     outcome is unknown);
-  5. complete the record with If-Match: `ready`, connection id, Adobe etag, secret version.
+A create (see README "Architecture"):
+  1. read the record: `ready` answers at once, with no other call; an event older than the
+     newest one applied changes nothing;
+  2. read the Adobe credential and the namespace's secret (cached): bad input fails before any
+     claim; a secret scoped by `EntityPath` names the event hub, so the record is keyed by it;
+  3. claim, create, complete: the exactly-once protocol of `claims.py`;
+  4. after an uncertain outcome, a delayed verify keeps exactly one connection in Adobe.
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
+import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
-from .adobe import AdobeApi, AdobeConnection, ConnectionMissing, connection_body
-from .credentials import load_adobe_credentials, namespace_auth
-from .errors import ConnectionBeingCreated, ConnectionNotFound, ConnectorError, DependencyUnavailable, SecretNotFound
-from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Outcome, State
+from .adobe import AdobeApi, AdobeConnection, ConnectionMissing, connection_body, is_unknown_auth_spec
+from .claims import Claim, Claims, VerifyQueue, converge, create_once
+from .clock import Clock
+from .credentials import NamespaceAuth, load_adobe_credentials, namespace_auth
+from .errors import AdobeRejected, ConnectionBeingCreated, ConnectionNotFound, ConnectorError, SecretNotFound
+from .logs import log
+from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Outcome, Source, State
 from .notifications import EventPublisher
 from .records import RecordStore, StoredRecord, WriteConflict
 from .retry import Deadline
 from .secrets import SecretSource
 from .settings import Settings
 
-log = logging.getLogger("eventhubs_connector")
+__all__ = ["Clock", "ConnectionService", "Source"]
 
-_CLAIM_ROUNDS = 5
-_POLL_SECONDS = 0.5
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a request came from, for records and logs: kind (http/queue/event) and message id."""
-
-    kind: str
-    id: str | None = None
-    #: When the event happened (Event Grid `eventTime`): a late event must not undo a newer change.
-    event_time: datetime | None = None
-
-    @property
-    def is_event(self) -> bool:
-        return self.kind == "event"
-
-
-@dataclass
-class Clock:
-    """Time and waiting, passed in so tests control them."""
-
-    now: Callable[[], datetime]
-    monotonic: Callable[[], float]
-    sleep: Callable[[float], None]
+_ROUNDS = 5
 
 
 class ConnectionService:
-    """Creates, returns and records Event Hubs connections in Adobe."""
+    """Creates, returns, verifies and records Event Hubs connections in Adobe."""
 
     def __init__(
         self,
@@ -69,18 +46,25 @@ class ConnectionService:
         adobe: AdobeApi,
         records: RecordStore,
         events: EventPublisher,
+        verifies: VerifyQueue,
         clock: Clock,
-        new_owner: Callable[[], str] = lambda: uuid.uuid4().hex,
+        new_owner: Callable[[], str] | None = None,
     ) -> None:
         self.settings = settings
         self.secrets = secrets
         self.adobe = adobe
         self.records = records
         self.events = events
+        self.verifies = verifies
         self.clock = clock
-        self._new_owner = new_owner
-
-    # -- reads -----------------------------------------------------------------------------------
+        owner = {"new_owner": new_owner} if new_owner is not None else {}
+        self.claims = Claims(
+            records,
+            clock,
+            lease_seconds=settings.claim_lease_seconds,
+            wait_seconds=settings.claim_wait_seconds,
+            **owner,
+        )
 
     def get(self, key: ConnectionKey) -> ConnectionRecord:
         """The stored record; ConnectionNotFound when there is none."""
@@ -92,68 +76,6 @@ class ConnectionService:
     def new_deadline(self) -> Deadline:
         return Deadline(self.clock.monotonic, self.settings.retry_budget_seconds)
 
-    # -- lifecycle -------------------------------------------------------------------------------
-
-    def mark_namespace_deleted(self, namespace: str, source: Source) -> int:
-        """Mark every record of a deleted namespace (in every sandbox) `deleted`; the count changed.
-
-        With DELETE_CONNECTION_ON_NAMESPACE_DELETE the Adobe connection is deleted too; Adobe's
-        refusal (e.g. 1418-400, used by dataflows) is recorded in lastError and the record kept.
-        """
-        changed = 0
-        transient: ConnectorError | None = None
-        for listed in list(self.records.list(namespace=namespace)):
-            try:
-                if self._mark_deleted(listed.key, source):
-                    changed += 1
-            except ConnectorError as err:
-                if err.permanent:
-                    continue
-                transient = transient or err
-        if transient is not None:
-            raise transient
-        return changed
-
-    def _mark_deleted(self, key: ConnectionKey, source: Source) -> bool:
-        for _ in range(_CLAIM_ROUNDS):
-            stored = self.records.get(key)
-            if stored is None:
-                return False
-            current = stored.record
-            delete_in_adobe = (
-                self.settings.delete_connection_on_namespace_delete
-                and current.connection_id is not None
-                and not current.adobe_deleted
-            )
-            if current.state is State.DELETED and not delete_in_adobe:
-                return False
-            now = self.clock.now()
-            deleted = replace(
-                current, state=State.DELETED, updated_at=now, source_id=source.id, lease_until=None, owner=None
-            )
-            error: ConnectorError | None = None
-            if delete_in_adobe:
-                assert current.connection_id is not None
-                try:
-                    self.adobe.delete_connection(key.sandbox, current.connection_id, self.new_deadline())
-                    deleted = replace(deleted, adobe_deleted=True, last_error=None)
-                except ConnectorError as err:
-                    error = err
-                    deleted = replace(deleted, last_error=LastError(err.code, _deletion_message(err), now))
-            try:
-                self.records.replace(deleted, stored.etag)
-            except WriteConflict:
-                continue
-            log.info("connection %s marked deleted (%s %s)", key, source.kind, source.id or "-")
-            if current.state is not State.DELETED:
-                self.events.publish("deleted", deleted, error)
-            if error is not None:
-                self._log_failure(deleted, error, source)
-                if not error.permanent:
-                    raise error
-            return current.state is not State.DELETED
-        raise ConnectionBeingCreated(f"The record for {_describe(key)} kept changing; retry.", retry_after=5)
-
     # -- create ----------------------------------------------------------------------------------
 
     def create_or_get(self, request: ConnectionRequest, source: Source, *, verify: bool = False) -> Outcome:
@@ -163,90 +85,166 @@ class ConnectionService:
         last check (or when `verify`); a connection deleted in Adobe by hand is created again.
         """
         deadline = self.new_deadline()
-        key = request.key
-        stored = self.records.get(key)
-        dead_id = None
-        if stored is not None and stored.record.state is State.DELETED and _older_than(source, stored.record):
-            log.info("%s %s is older than the deletion of %s: ignored", source.kind, source.id or "-", key)
-            return Outcome(stored.record, created=False)
-        if stored is not None and stored.record.state is State.READY:
-            if not verify and not self._verification_due(stored.record):
-                return Outcome(stored.record, created=False)
-            verified = self._verify(stored, deadline)
-            if verified is not None:
-                return Outcome(verified, created=False)
-            dead_id = stored.record.connection_id  # deleted in Adobe by hand: create it again
+        stored = self.records.get(request.key)
+        answer, dead_id = self._existing(stored, source, verify, deadline)
+        if answer is not None:
+            return answer
         if stored is not None and stored.record.state is State.DELETED:
             # A namespace created again under a deleted one's name has new keys: read them fresh.
-            self.secrets.invalidate(self.settings.sas_secret_name(key.namespace))
-            self.secrets.invalidate(self.settings.aad_secret_name(key.namespace))
+            self.secrets.invalidate(self.settings.sas_secret_name(request.namespace))
+            self.secrets.invalidate(self.settings.aad_secret_name(request.namespace))
         try:
             load_adobe_credentials(self.secrets, self.settings, deadline)
             auth = namespace_auth(self.secrets, self.settings, request, deadline)
-            spec_name = self.adobe.auth_spec_name(key.sandbox, auth.spec_name, auth.params, deadline)
+            if auth.event_hub != request.event_hub:  # the secret is scoped to one event hub (EntityPath)
+                self._forget_unscoped(stored)
+                request = replace(request, event_hub=auth.event_hub)
+                stored = self.records.get(request.key)
+                answer, dead_id = self._existing(stored, source, verify, deadline)
+                if answer is not None:
+                    return answer
+            spec_name = self.adobe.auth_spec_name(request.sandbox, auth.spec_name, auth.params, deadline)
         except ConnectorError as err:
             if err.permanent:
                 self._record_failure(request, stored, err, source)
             raise
-
-        claim, finished = self._claim(request, stored, source, auth.secret_name, dead_id)
-        if finished is not None:
-            return Outcome(finished, created=False)
-        assert claim is not None
-        body = connection_body(
-            key.connection_name,
-            request.description or f"Created by the Event Hubs connector for namespace {key.namespace}",
-            spec_name,
-            auth.params,
-        )
+        claim = self._claim(request, stored, source, auth.secret_name, dead_id)
+        if not isinstance(claim, Claim):
+            return Outcome(claim, created=False)
+        deadline = self.new_deadline()  # the holder's budget starts with its lease (CLAIM_LEASE_SECONDS rule)
+        description = request.description or f"Created by the Event Hubs connector for namespace {request.namespace}"
+        body = connection_body(claim.record.name, description, spec_name, auth.params)
         try:
-            connection = self.adobe.create_connection(
-                key.sandbox, body, name=key.connection_name, lookup_first=claim.record.may_exist, deadline=deadline
-            )
+            made = self._create(claim, body, auth, deadline)
+            if not made.created and stored is not None and stored.record.state is State.DELETED:
+                # The namespace was deleted and created again: the connection found by name has the old key.
+                made = self._refresh_key(claim, made, auth, deadline)
         except ConnectorError as err:
-            uncertain = isinstance(err, DependencyUnavailable) and err.outcome_unknown
-            self._release(claim, err, source, may_exist=claim.record.may_exist or uncertain)
+            self._release_failed(claim, err, source)
             raise
-        if not connection.created and stored is not None and stored.record.state is State.DELETED:
-            # The namespace was deleted and created again: the connection found by name has the old key.
-            connection = self._refresh_adopted(claim, connection, auth.params, source, deadline)
-        record = self._complete(claim, connection, auth.secret_version)
-        log.info(
-            "connection %s for %s (adobe request %s, %s %s)",
-            "created" if connection.created else "adopted",
-            key,
-            connection.request_id,
-            source.kind,
-            source.id or "-",
+        record = self.claims.complete(
+            claim,
+            claim.record.completed(made.id, made.etag, secret_version=auth.secret_version, now=self.clock.now()),
         )
-        if connection.created:
+        if made.uncertain:
+            self._schedule_verify(record.key)
+        created = made.created
+        log.info(
+            "connection %s for %s (adobe request %s, %s)",
+            "created" if created else "adopted",
+            record.key,
+            made.request_id,
+            source.describe(),
+        )
+        if created:
             self.events.publish("created", record)
-        return Outcome(record, created=connection.created)
+        return Outcome(record, created=created)
 
-    def _refresh_adopted(
+    def _existing(
+        self, stored: StoredRecord | None, source: Source, verify: bool, deadline: Deadline
+    ) -> tuple[Outcome | None, str | None]:
+        """(the answer from the record, None) or (None, the id of a connection gone from Adobe, if any)."""
+        if stored is None:
+            return None, None
+        record = stored.record
+        if record.newer_than(source.event_time) or _not_after_deletion(record, source):
+            log.info("%s is older than the newest event applied to %s: ignored", source.describe(), record.key)
+            return Outcome(record, created=False), None
+        if record.state is not State.READY:
+            return None, None
+        if not verify and not self._verification_due(record):
+            return Outcome(self._note_event(stored, source), created=False), None
+        verified = self._check_exists(stored, deadline)
+        if verified is not None:
+            return Outcome(verified, created=False), None
+        return None, record.connection_id  # deleted in Adobe by hand: create it again
+
+    def _claim(
         self,
-        claim: StoredRecord,
-        connection: AdobeConnection,
-        params: dict[str, Any],
+        request: ConnectionRequest,
+        stored: StoredRecord | None,
         source: Source,
-        deadline: Deadline,
+        secret_name: str,
+        dead_id: str | None,
+    ) -> Claim | ConnectionRecord:
+        key = request.key
+
+        def new_record(now: datetime) -> ConnectionRecord:
+            return ConnectionRecord(
+                key=key,
+                state=State.CREATING,
+                auth_type=request.auth_type,
+                name=request.name or key.connection_name,
+                created_at=now,
+                updated_at=now,
+                secret_name=secret_name,
+            ).saw_event(source.event_time)
+
+        def takeover(current: ConnectionRecord) -> ConnectionRecord:
+            # A claim that expired while `creating`, or a failure after a POST, may have reached Adobe:
+            # the name it used is kept so the lookup finds it.
+            may_exist = current.may_exist or current.state is State.CREATING or current.connection_id is not None
+            return replace(
+                current,
+                auth_type=request.auth_type if current.connection_id is None else current.auth_type,
+                name=current.name if may_exist else (request.name or key.connection_name),
+                connection_id=None if current.state is State.READY else current.connection_id,
+                secret_name=secret_name,
+                may_exist=may_exist,
+            ).saw_event(source.event_time)
+
+        claim = self.claims.take(
+            key,
+            stored,
+            new_record=new_record,
+            takeover=takeover,
+            source_id=source.id,
+            reclaim_ready=lambda current: dead_id is not None and current.connection_id == dead_id,
+        )
+        assert claim is not None  # new_record is given
+        return claim
+
+    def _create(self, claim: Claim, body: dict[str, Any], auth: NamespaceAuth, deadline: Deadline) -> AdobeConnection:
+        """The protocol's create; an auth spec Adobe no longer knows (1415-400) is discovered again once."""
+        record = claim.record
+        for attempt in (1, 2):
+            try:
+                return create_once(
+                    self.adobe,
+                    record.key.sandbox,
+                    "connections",
+                    body,
+                    keep=record.connection_id,
+                    look_up_first=record.may_exist,
+                    deadline=deadline,
+                )
+            except AdobeRejected as err:
+                if attempt == 2 or err.outcome_unknown or not is_unknown_auth_spec(err):
+                    raise
+                self.adobe.forget_auth_specs(record.key.sandbox)
+                spec = self.adobe.auth_spec_name(record.key.sandbox, auth.spec_name, auth.params, deadline)
+                if spec == body["auth"]["specName"]:
+                    raise
+                log.warning("auth spec %r is unknown to Adobe; using %r", body["auth"]["specName"], spec)
+                body = {**body, "auth": {**body["auth"], "specName": spec}}
+        raise AssertionError("unreachable")
+
+    def _refresh_key(
+        self, claim: Claim, connection: AdobeConnection, auth: NamespaceAuth, deadline: Deadline
     ) -> AdobeConnection:
         try:
             updated = self.adobe.update_auth_params(
-                claim.record.key.sandbox, connection.id, connection.etag or "*", params, deadline
+                claim.record.key.sandbox, connection.id, connection.etag, auth.params, deadline
             )
-        except ConnectorError as err:
-            self._release(claim, err, source, may_exist=True)
-            raise
         except ConnectionMissing:
-            updated = connection  # gone meanwhile: the next request creates it again (drift repair)
-        return replace(updated, created=False)
+            return connection  # gone meanwhile: the next request creates it again (drift repair)
+        return replace(updated, created=False, uncertain=connection.uncertain)
 
     def _verification_due(self, record: ConnectionRecord) -> bool:
         checked = record.verified_at or record.updated_at
         return (self.clock.now() - checked).total_seconds() >= self.settings.verify_after_seconds
 
-    def _verify(self, stored: StoredRecord, deadline: Deadline) -> ConnectionRecord | None:
+    def _check_exists(self, stored: StoredRecord, deadline: Deadline) -> ConnectionRecord | None:
         """Check a ready record's connection still exists in Adobe: the record (re-stamped), or None."""
         record = stored.record
         assert record.connection_id is not None
@@ -264,142 +262,161 @@ class ConnectionService:
         except (WriteConflict, ConnectorError):
             return verified
 
-    def _claim(
-        self,
-        request: ConnectionRequest,
-        stored: StoredRecord | None,
-        source: Source,
-        secret_name: str,
-        dead_id: str | None = None,
-    ) -> tuple[StoredRecord | None, ConnectionRecord | None]:
-        """Take the claim: (claim, None), or (None, record) when another invocation finished it.
-
-        A `ready` record is taken over only when its connection (`dead_id`) is gone from Adobe.
-        """
-        key = request.key
-        owner = self._new_owner()
-        for _ in range(_CLAIM_ROUNDS):
-            now = self.clock.now()
-            lease_until = now + timedelta(seconds=self.settings.claim_lease_seconds)
-            try:
-                if stored is None:
-                    record = ConnectionRecord(
-                        key=key,
-                        state=State.CREATING,
-                        auth_type=request.auth_type,
-                        name=request.name or key.connection_name,
-                        created_at=now,
-                        updated_at=now,
-                        secret_name=secret_name,
-                        source_id=source.id,
-                        lease_until=lease_until,
-                        owner=owner,
-                    )
-                    return self.records.insert(record), None
-                current = stored.record
-                if current.state is State.READY and (dead_id is None or current.connection_id != dead_id):
-                    return None, current
-                if current.state is State.CREATING and _lease_live(current, now):
-                    stored = self._wait_for_other(key, current)
-                    if stored is not None and stored.record.state is State.READY:
-                        return None, stored.record
-                    continue
-                takeover = replace(
-                    current,
-                    state=State.CREATING,
-                    auth_type=request.auth_type if current.connection_id is None else current.auth_type,
-                    name=request.name or current.name,
-                    connection_id=None if current.state is State.READY else current.connection_id,
-                    updated_at=now,
-                    secret_name=secret_name,
-                    source_id=source.id,
-                    lease_until=lease_until,
-                    owner=owner,
-                    # A claim that expired while `creating` may have reached Adobe: look it up first.
-                    may_exist=current.may_exist or current.state is State.CREATING or current.connection_id is not None,
-                )
-                return self.records.replace(takeover, stored.etag), None
-            except WriteConflict:
-                stored = self.records.get(key)
-        current_record = stored.record if stored is not None else None
-        raise self._being_created(key, current_record)
-
-    def _wait_for_other(self, key: ConnectionKey, current: ConnectionRecord) -> StoredRecord | None:
-        """Poll the record while another invocation's live claim lasts (bounded by CLAIM_WAIT_SECONDS)."""
-        start = self.clock.monotonic()
-        while True:
-            now = self.clock.now()
-            lease_left = (current.lease_until - now).total_seconds() if current.lease_until else 0.0
-            waited = self.clock.monotonic() - start
-            if waited >= self.settings.claim_wait_seconds or lease_left <= 0:
-                if lease_left > 0:
-                    raise self._being_created(key, current)
-                return self.records.get(key)
-            self.clock.sleep(min(_POLL_SECONDS, lease_left, self.settings.claim_wait_seconds - waited))
-            stored = self.records.get(key)
-            if (
-                stored is None
-                or stored.record.state is not State.CREATING
-                or not _lease_live(stored.record, self.clock.now())
-            ):
-                return stored
-            current = stored.record
-
-    def _being_created(self, key: ConnectionKey, current: ConnectionRecord | None) -> ConnectionBeingCreated:
-        lease_left = 5
-        if current is not None and current.lease_until is not None:
-            lease_left = int((current.lease_until - self.clock.now()).total_seconds()) + 1
-        return ConnectionBeingCreated(
-            f"The connection for {_describe(key)} is being created by another request; retry shortly.",
-            retry_after=min(max(lease_left, 1), 30),
-        )
-
-    def _complete(
-        self, claim: StoredRecord, connection: AdobeConnection, secret_version: str | None
-    ) -> ConnectionRecord:
-        now = self.clock.now()
-        record = replace(
-            claim.record,
-            state=State.READY,
-            connection_id=connection.id,
-            etag=connection.etag,
-            secret_version=secret_version,
-            updated_at=now,
-            verified_at=now,
-            last_error=None,
-            lease_until=None,
-            owner=None,
-            may_exist=False,
-        )
-        try:
-            return self.records.replace(record, claim.etag).record
-        except WriteConflict:
-            # Our lease expired and another invocation took over; it looks the name up first and
-            # adopts this connection. Report what we made.
-            log.warning(
-                "claim on %s was taken over before completion; the taker adopts %s", claim.record.key, connection.id
-            )
+    def _note_event(self, stored: StoredRecord, source: Source) -> ConnectionRecord:
+        """A ready record remembers a newer event (so a late, older delete cannot undo it)."""
+        record = stored.record
+        noted = record.saw_event(source.event_time)
+        if noted is record:
             return record
-
-    def _release(self, claim: StoredRecord, err: ConnectorError, source: Source, *, may_exist: bool) -> None:
-        """After a failure while holding the claim: record it and free the claim for a retry."""
-        now = self.clock.now()
-        failed = replace(
-            claim.record,
-            state=State.FAILED,
-            last_error=LastError(err.code, err.message, now),
-            updated_at=now,
-            source_id=source.id,
-            lease_until=None,
-            owner=None,
-            may_exist=may_exist,
-        )
         try:
-            self.records.replace(failed, claim.etag)
-        except (WriteConflict, ConnectorError) as write_err:
-            log.warning("could not record the failure of %s: %s", claim.record.key, type(write_err).__name__)
+            return self.records.replace(noted, stored.etag).record
+        except WriteConflict:
+            again = self.records.get(record.key)
+            if again is None or again.record.state is not State.READY:
+                return record
+            return self._note_event(again, source)
+
+    def _forget_unscoped(self, stored: StoredRecord | None) -> None:
+        """An unscoped record waiting for a secret that turned out scoped is superseded by the scoped one."""
+        if stored is None or stored.record.state not in (State.PENDING_SECRET, State.FAILED):
             return
-        self._log_failure(failed, err, source)
+        if stored.record.connection_id is not None or stored.record.may_exist:
+            return
+        with contextlib.suppress(WriteConflict, ConnectorError):
+            self.records.delete(stored.record.key, stored.etag)
+
+    # -- verify ----------------------------------------------------------------------------------
+
+    def verify(self, key: ConnectionKey, source: Source) -> ConnectionRecord | None:
+        """Make Adobe hold exactly one connection for the record: keep the recorded one (else the oldest
+        with its name, which is recorded), delete the others, create it again for a `ready` record."""
+        deadline = self.new_deadline()
+        stored = self.records.get(key)
+        if stored is None or stored.record.state in (State.DELETED, State.PENDING_SECRET):
+            log.info("verify of %s: nothing to verify (%s)", key, stored.record.state.value if stored else "no record")
+            return stored.record if stored else None
+        claim = self.claims.take(
+            key,
+            stored,
+            new_record=None,
+            takeover=lambda current: current,
+            source_id=source.id,
+            reclaim_ready=lambda _: True,
+        )
+        if not isinstance(claim, Claim):
+            return claim
+        previous = claim.previous
+        assert previous is not None
+        try:
+            kept = converge(
+                self.adobe, key.sandbox, "connections", previous.name, keep=previous.connection_id, deadline=deadline
+            )
+        except ConnectorError:
+            self.claims.release(claim, claim.record.released(previous))
+            raise
+        if kept is None:
+            self.claims.release(claim, claim.record.released(previous))
+            if previous.state is State.READY:
+                log.warning(
+                    "verify of %s: connection %s is gone from Adobe; creating it again", key, previous.connection_id
+                )
+                return self.create_or_get(previous.request(), source, verify=True).record
+            log.info("verify of %s: no connection in Adobe; the record stays %s", key, previous.state.value)
+            return previous
+        record = self.claims.complete(
+            claim,
+            claim.record.completed(
+                kept.id, kept.etag or previous.etag, secret_version=previous.secret_version, now=self.clock.now()
+            ),
+        )
+        if kept.id != previous.connection_id:
+            log.warning("verify of %s: adopted connection %s found by its name", key, kept.id)
+        log.info("verify of %s: exactly one connection (%s)", key, kept.id)
+        return record
+
+    def _schedule_verify(self, key: ConnectionKey) -> None:
+        try:
+            self.verifies.schedule(key, self.settings.verify_delay_seconds)
+        except ConnectorError as err:
+            log.error("could not queue the verify of %s (%s): check the request queue", key, err.code)
+
+    # -- delete ----------------------------------------------------------------------------------
+
+    def mark_namespace_deleted(self, namespace: str, source: Source) -> int:
+        """Mark every record of a deleted namespace (in every sandbox) `deleted`; the count changed.
+
+        With DELETE_CONNECTION_ON_NAMESPACE_DELETE the Adobe connection is deleted too; Adobe's
+        refusal (e.g. 1418-400, used by dataflows) is recorded in lastError and the record kept.
+        A record that already applied a newer event is left alone.
+        """
+        changed = 0
+        transient: ConnectorError | None = None
+        for listed in list(self.records.list(namespace=namespace)):
+            try:
+                if self._mark_deleted(listed.key, source):
+                    changed += 1
+            except ConnectorError as err:
+                if err.permanent:
+                    continue
+                transient = transient or err
+        if transient is not None:
+            raise transient
+        return changed
+
+    def _mark_deleted(self, key: ConnectionKey, source: Source) -> bool:
+        for _ in range(_ROUNDS):
+            stored = self.records.get(key)
+            if stored is None:
+                return False
+            current = stored.record
+            if current.newer_than(source.event_time):
+                log.info("%s is older than the newest event applied to %s: not deleted", source.describe(), key)
+                return False
+            delete_in_adobe = (
+                self.settings.delete_connection_on_namespace_delete
+                and current.connection_id is not None
+                and not current.adobe_deleted
+            )
+            if current.state is State.DELETED and not delete_in_adobe:
+                return False
+            now = self.clock.now()
+            deleted = current.deleted(now=now, source_id=source.id).saw_event(source.event_time)
+            error: ConnectorError | None = None
+            if delete_in_adobe:
+                assert current.connection_id is not None
+                try:
+                    self.adobe.delete(key.sandbox, "connections", current.connection_id, self.new_deadline())
+                    deleted = replace(deleted, adobe_deleted=True, last_error=None)
+                except ConnectorError as err:
+                    error = err
+                    deleted = deleted.noted(LastError(err.code, _deletion_message(err), now))
+            try:
+                self.records.replace(deleted, stored.etag)
+            except WriteConflict:
+                continue
+            log.info("connection %s marked deleted (%s)", key, source.describe())
+            if current.state is not State.DELETED:
+                self.events.publish("deleted", deleted, error)
+            if error is not None:
+                _log_failure(deleted, error, source)
+                if not error.permanent:
+                    raise error
+            return current.state is not State.DELETED
+        raise ConnectionBeingCreated(f"The record for {_describe(key)} kept changing; retry.", retry_after=5)
+
+    # -- failures --------------------------------------------------------------------------------
+
+    def _release_failed(self, claim: Claim, err: ConnectorError, source: Source) -> None:
+        """After a failure while holding the claim: record it, free the claim, verify if uncertain."""
+        may_exist = claim.record.may_exist or err.outcome_unknown
+        failed = claim.record.failed(
+            LastError(err.code, err.message, self.clock.now()), may_exist=may_exist, source_id=source.id
+        )
+        if may_exist:
+            self._schedule_verify(failed.key)
+        if not self.claims.release(claim, failed):
+            return
+        _log_failure(failed, err, source)
         if err.permanent:
             self.events.publish("failed", failed, err)
 
@@ -408,36 +425,33 @@ class ConnectionService:
     ) -> None:
         """Record a permanent failure found before any claim (secret missing or invalid, Adobe refusal)."""
         now = self.clock.now()
-        state = State.FAILED
-        if isinstance(err, SecretNotFound) and source.is_event:
-            state = State.PENDING_SECRET
+        error = LastError(err.code, err.message, now)
+        waiting = isinstance(err, SecretNotFound) and source.is_event
         if stored is not None:
             current = stored.record
-            if current.state is State.READY or (current.state is State.CREATING and _lease_live(current, now)):
-                self._log_failure(current, err, source)
+            if (
+                current.state is State.READY
+                or current.lease_live(now)
+                or (current.state is State.PENDING_SECRET and isinstance(err, SecretNotFound))
+            ):
+                _log_failure(current, err, source)
                 return
-            if current.state is State.PENDING_SECRET and isinstance(err, SecretNotFound):
-                self._log_failure(current, err, source)
-                return
-            record = replace(
-                current,
-                state=state,
-                last_error=LastError(err.code, err.message, now),
-                updated_at=now,
-                source_id=source.id,
-            )
+            base = current
         else:
-            record = ConnectionRecord(
+            base = ConnectionRecord(
                 key=request.key,
-                state=state,
+                state=State.FAILED,
                 auth_type=request.auth_type,
                 name=request.name or request.key.connection_name,
                 created_at=now,
                 updated_at=now,
-                last_error=LastError(err.code, err.message, now),
                 secret_name=getattr(err, "secret_name", None),
-                source_id=source.id,
             )
+        if waiting:
+            record = base.waiting_for_secret(error, source_id=source.id)
+        else:
+            record = base.failed(error, may_exist=base.may_exist, source_id=source.id)
+        record = record.saw_event(source.event_time)
         try:
             if stored is None:
                 self.records.insert(record)
@@ -446,21 +460,21 @@ class ConnectionService:
         except (WriteConflict, ConnectorError) as write_err:
             log.warning("could not record the failure of %s: %s", request.key, type(write_err).__name__)
             return
-        self._log_failure(record, err, source)
-        if state is State.FAILED:
+        _log_failure(record, err, source)
+        if record.state is State.FAILED:
             self.events.publish("failed", record, err)
 
-    @staticmethod
-    def _log_failure(record: ConnectionRecord, err: ConnectorError, source: Source) -> None:
-        log.warning(
-            "connection %s %s: %s %s (%s %s)",
-            record.key,
-            record.state.value,
-            err.code,
-            err.message,
-            source.kind,
-            source.id or "-",
-        )
+
+def _not_after_deletion(record: ConnectionRecord, source: Source) -> bool:
+    """An event that is not newer than the deletion it would undo."""
+    deleted_at = record.last_event_at or record.updated_at
+    return record.state is State.DELETED and source.event_time is not None and source.event_time <= deleted_at
+
+
+def _log_failure(record: ConnectionRecord, err: ConnectorError, source: Source) -> None:
+    log.warning(
+        "connection %s %s: %s %s (%s)", record.key, record.state.value, err.code, err.message, source.describe()
+    )
 
 
 def _deletion_message(err: ConnectorError) -> str:
@@ -471,14 +485,6 @@ def _deletion_message(err: ConnectorError) -> str:
             f"it (1418-400); delete those dataflows, then the connection. {err.message}"
         )
     return err.message
-
-
-def _older_than(source: Source, record: ConnectionRecord) -> bool:
-    return source.event_time is not None and source.event_time <= record.updated_at
-
-
-def _lease_live(record: ConnectionRecord, now: datetime) -> bool:
-    return record.lease_until is not None and record.lease_until > now
 
 
 def _describe(key: ConnectionKey) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 from .errors import ConfigurationError
 from .eventhubs import NAMESPACE_PATTERN, SANDBOX_PATTERN
 from .models import AuthType
-from .sensitive import Secret
+from .sensitive import Secret, register_secret
 
 DEFAULT_SCOPES: Final = "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
 _SECRET_NAME: Final = re.compile(r"[0-9A-Za-z-]{1,127}")
@@ -58,7 +59,19 @@ class Settings:
     claim_lease_seconds: float
     claim_wait_seconds: float
     verify_after_seconds: float
+    verify_delay_seconds: float
+    #: Lowercase subscription ids this app manages; empty when AZURE_SUBSCRIPTION_IDS is unset.
+    subscription_ids: frozenset[str]
     ca_bundle: str | None
+
+    @property
+    def connect_timeout_seconds(self) -> float:
+        """The connect timeout of every outbound call (the read timeout is HTTP_TIMEOUT_SECONDS)."""
+        return connect_timeout(self.http_timeout_seconds)
+
+    def manages_subscription(self, subscription_id: str) -> bool:
+        """Whether events of this subscription are this app's (all are when AZURE_SUBSCRIPTION_IDS is unset)."""
+        return not self.subscription_ids or subscription_id.lower() in self.subscription_ids
 
     @property
     def key_vault_is_emulator(self) -> bool:
@@ -133,12 +146,22 @@ class Settings:
                 "ADOBE_SANDBOX_NAME must be a sandbox name: lowercase letters, digits and hyphens.",
                 setting="ADOBE_SANDBOX_NAME",
             )
+        timeout = _number(get, "HTTP_TIMEOUT_SECONDS", 10, minimum=0.1)
         lease = _number(get, "CLAIM_LEASE_SECONDS", 120, minimum=1)
         budget = _number(get, "RETRY_BUDGET_SECONDS", 45, minimum=0)
-        if budget >= lease:
+        one_call = connect_timeout(timeout) + timeout
+        if lease <= budget + one_call:
             raise ConfigurationError(
-                "RETRY_BUDGET_SECONDS must be shorter than CLAIM_LEASE_SECONDS, so a live claim never expires.",
-                setting="RETRY_BUDGET_SECONDS",
+                f"CLAIM_LEASE_SECONDS ({lease:g}) must exceed RETRY_BUDGET_SECONDS ({budget:g}) plus one call's "
+                f"connect and read timeout ({one_call:g}, from HTTP_TIMEOUT_SECONDS), so a live claim never expires.",
+                setting="CLAIM_LEASE_SECONDS",
+            )
+        verify_delay = _number(get, "VERIFY_DELAY_SECONDS", 120, minimum=1)
+        if verify_delay <= timeout:
+            raise ConfigurationError(
+                f"VERIFY_DELAY_SECONDS ({verify_delay:g}) must exceed HTTP_TIMEOUT_SECONDS ({timeout:g}), so a "
+                "create Adobe commits late is visible to the verify.",
+                setting="VERIFY_DELAY_SECONDS",
             )
         return cls(
             key_vault_url=_service_url(required("KEY_VAULT_URL"), "KEY_VAULT_URL"),
@@ -162,13 +185,37 @@ class Settings:
             events_queue=events_queue,
             secret_cache_seconds=_number(get, "SECRET_CACHE_SECONDS", 300, minimum=0),
             delete_connection_on_namespace_delete=_flag(get, "DELETE_CONNECTION_ON_NAMESPACE_DELETE"),
-            http_timeout_seconds=_number(get, "HTTP_TIMEOUT_SECONDS", 10, minimum=0.1),
+            http_timeout_seconds=timeout,
             retry_budget_seconds=budget,
             claim_lease_seconds=lease,
             claim_wait_seconds=_number(get, "CLAIM_WAIT_SECONDS", 10, minimum=0),
             verify_after_seconds=_number(get, "VERIFY_AFTER_SECONDS", 3600, minimum=0),
+            verify_delay_seconds=verify_delay,
+            subscription_ids=_subscriptions(get("AZURE_SUBSCRIPTION_IDS")),
             ca_bundle=get("REQUESTS_CA_BUNDLE"),
         )
+
+
+def connect_timeout(read_timeout: float) -> float:
+    """The connect timeout that goes with a read timeout: a few seconds at most."""
+    return min(3.05, read_timeout)
+
+
+_GUID: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+def _subscriptions(value: str | None) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    ids = [part.strip() for part in value.split(",") if part.strip()]
+    bad = [part for part in ids if not _GUID.fullmatch(part)]
+    if bad or not ids:
+        raise ConfigurationError(
+            "AZURE_SUBSCRIPTION_IDS must be a comma-separated list of subscription ids (GUIDs)"
+            + (f"; {json.dumps(bad[0][:40])} is not one." if bad else "."),
+            setting="AZURE_SUBSCRIPTION_IDS",
+        )
+    return frozenset(part.lower() for part in ids)
 
 
 def is_loopback(host: str) -> bool:
@@ -257,11 +304,8 @@ def _storage(get: _Getter) -> StorageSettings:
                 "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
                 "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
             )
-        if "=" not in connection:
-            raise ConfigurationError(
-                "AzureWebJobsStorage must be a storage connection string.", setting="AzureWebJobsStorage"
-            )
-        return StorageSettings(connection_string=Secret(connection))
+        _check_storage_connection_string(connection)
+        return StorageSettings(connection_string=Secret(connection, scrubbed=False))
     account = get("AzureWebJobsStorage__accountName")
     table_uri = get("AzureWebJobsStorage__tableServiceUri")
     queue_uri = get("AzureWebJobsStorage__queueServiceUri")
@@ -271,6 +315,39 @@ def _storage(get: _Getter) -> StorageSettings:
             "AzureWebJobsStorage__accountName for an identity-based connection).",
             setting="AzureWebJobsStorage",
         )
-    table_endpoint = table_uri or f"https://{account}.table.core.windows.net"
-    queue_endpoint = queue_uri or (f"https://{account}.queue.core.windows.net" if account else None)
+    table_endpoint = (
+        _service_url(table_uri, "AzureWebJobsStorage__tableServiceUri")
+        if table_uri
+        else f"https://{account}.table.core.windows.net"
+    )
+    queue_endpoint = (
+        _service_url(queue_uri, "AzureWebJobsStorage__queueServiceUri")
+        if queue_uri
+        else (f"https://{account}.queue.core.windows.net" if account else None)
+    )
     return StorageSettings(None, table_endpoint, queue_endpoint, client_id)
+
+
+def _check_storage_connection_string(connection: str) -> None:
+    """A storage connection string: its keys are registered as secrets, its endpoints must be https."""
+    pairs = {}
+    for part in connection.split(";"):
+        name, sep, value = part.partition("=")
+        if sep:
+            pairs[name.strip().lower()] = value.strip()
+    if not pairs:
+        raise ConfigurationError(
+            "AzureWebJobsStorage must be a storage connection string.", setting="AzureWebJobsStorage"
+        )
+    for secret_part in ("accountkey", "sharedaccesssignature"):
+        if pairs.get(secret_part):
+            register_secret(pairs[secret_part])
+    endpoints = [pairs[k] for k in ("tableendpoint", "queueendpoint", "blobendpoint") if pairs.get(k)]
+    for endpoint in endpoints:
+        _service_url(endpoint, "AzureWebJobsStorage")
+    if not endpoints and pairs.setdefault("defaultendpointsprotocol", "https").lower() != "https":
+        raise ConfigurationError(
+            "AzureWebJobsStorage must use https (DefaultEndpointsProtocol=https); plain http is allowed only for "
+            "endpoints on a loopback host.",
+            setting="AzureWebJobsStorage",
+        )

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +29,13 @@ from azure.keyvault.secrets import SecretClient
 from azure.storage.queue import QueueClient
 
 from devstack.adobe import AAD_SPEC, EVENTHUBS_SPEC_ID, FLOW_SERVICE_PATH, SAS_SPEC, AdobeStandIn
+from devstack.adobe.paging import list_response
+from devstack.adobe.routing import Call, Route
 from devstack.azurite import Azurite, find_repo_root
-from devstack.faults import Fault
+from devstack.events import namespace_event, secret_event
+from devstack.faults import Fault, RecordedRequest
+from devstack.host import event_grid_event
+from devstack.httpbase import Response
 from devstack.identity import IdentityStandIn
 from devstack.stack import LocalStack
 
@@ -289,7 +298,7 @@ def test_create_connection_stores_exact_params(stack: LocalStack, flow: Flow) ->
 @pytest.mark.parametrize(
     ("change", "status", "expected"),
     [
-        ({"Authorization": None}, 401, {"error_code": "403010", "message": "Oauth token is missing."}),
+        ({"Authorization": None}, 403, {"error_code": "403010", "message": "Oauth token is missing."}),
         ({"Authorization": "Bearer eyJforged"}, 401, {"error_code": "401013", "message": "Oauth token is not valid"}),
         ({"x-api-key": None}, 403, {"error_code": "403000", "message": "Api Key is required"}),
         ({"x-api-key": "other"}, 403, {"error_code": "403003", "message": "Api Key is invalid"}),
@@ -590,3 +599,358 @@ def test_reset_resumes_a_paused_azurite(stack: LocalStack) -> None:
     assert not stack.azurite.paused
     with QueueClient.from_connection_string(stack.storage_connection_string, "after-pause", retry_total=0) as queue:
         queue.create_queue()
+
+
+# -- worst-case behaviour on demand ----------------------------------------------------------
+
+
+def wait_for(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_fault_late_commit_commits_after_the_client_gave_up(stack: LocalStack, flow: Flow) -> None:
+    stack.adobe.faults.add(Fault("POST", r"/connections$", action="late_commit", delay=1.0))
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(flow.base + "/connections", json=sas_body(), headers=flow.headers, timeout=(2, 0.3))
+    assert stack.adobe.connections() == []  # not yet: the handler runs after the delay
+    wait_for(lambda: len(stack.adobe.connections()) == 1)
+    assert time.monotonic() - started >= 0.9
+    assert [r.fault for r in stack.adobe.calls("POST", r"/connections$")] == ["late_commit"]
+    with pytest.raises(ValueError):
+        Fault("POST", "/x", action="later_commit")  # type: ignore[arg-type]
+
+
+def test_fault_body_built_from_the_request(stack: LocalStack, flow: Flow) -> None:
+    def quoting(request: RecordedRequest) -> dict[str, Any]:
+        return {
+            "type": "https://ns.adobe.com/aep/errors/FLOW-1401-400",
+            "title": "Bad Request",
+            "status": 400,
+            "detail": "x" * 400 + request.body.decode(),
+        }
+
+    stack.adobe.faults.add(Fault("POST", r"/connections$", status=400, body=quoting))
+    stack.adobe.faults.add(Fault("GET", r"/connections$", status=502, body=lambda r: f"bad {r.method}".encode()))
+    sent = json.dumps(sas_body()).encode()
+    answer = requests.post(
+        flow.base + "/connections",
+        data=sent,
+        headers={**flow.headers, "Content-Type": "application/json"},
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code == 400 and answer.headers["Content-Type"].startswith("application/json")
+    assert answer.json()["detail"] == "x" * 400 + sent.decode()
+    raw = flow.get("/connections")
+    assert (raw.status_code, raw.content) == (502, b"bad GET")
+    assert stack.adobe.connections() == []
+    with pytest.raises(TypeError):
+        Fault(None, "/x", body=quoting).body_bytes()  # a callable body needs the request
+
+
+def test_error_style_report(stack: LocalStack, flow: Flow) -> None:
+    stack.adobe.error_style = "report"
+    missing = flow.get("/connections/0b9c4b56-0000-0000-0000-000000000000")
+    body = missing.json()
+    assert missing.status_code == 404
+    assert set(body) == {"type", "title", "status", "report", "errorMessage", "errorDetails"}
+    assert body["type"] == "https://ns.adobe.com/aep/errors/FLOW-1401-404" and body["status"] == 404
+    assert body["report"]["detailed-message"] == body["errorMessage"] == body["errorDetails"]
+    assert "0b9c4b56-0000-0000-0000-000000000000" in body["errorMessage"]
+    assert body["report"]["request-id"] == missing.headers["x-request-id"]
+    assert body["report"]["id"] == "0b9c4b56-0000-0000-0000-000000000000"
+    assert body["report"]["tenantInfo"]["sandboxName"] == "prod" and body["report"]["additionalContext"] is None
+
+    invalid = sas_body()
+    del invalid["auth"]["params"]["sasKey"]
+    rejected = flow.create(invalid).json()
+    assert "detail" not in rejected and rejected["type"].endswith("FLOW-1401-400")
+    assert "sasKey" in rejected["errorMessage"]
+    unknown_sandbox = requests.get(
+        flow.base + "/connections", headers={**flow.headers, "x-sandbox-name": "nope"}, timeout=TIMEOUT
+    )
+    assert unknown_sandbox.json()["type"].endswith("FLOW-2100-404") and "detail" not in unknown_sandbox.json()
+    stack.adobe.reset()
+    assert "detail" in flow.get("/connections/0b9c4b56-0000-0000-0000-000000000000").json()
+
+
+def test_error_style_message(stack: LocalStack, flow: Flow) -> None:
+    stack.adobe.error_style = "message"
+    created = flow.create(sas_body()).json()
+    url = f"{flow.base}/connections/{created['id']}"
+    patch = [{"op": "replace", "path": "/name", "value": "renamed"}]
+    stale = requests.patch(url, json=patch, headers={**flow.headers, "If-Match": '"stale"'}, timeout=TIMEOUT)
+    assert stale.status_code == 412
+    assert set(stale.json()) == {"code", "message"} and stale.json()["code"] == "1404-412"
+    stack.adobe.mark_in_use(created["id"])
+    in_use = requests.delete(url, headers=flow.headers, timeout=TIMEOUT)
+    assert (in_use.status_code, in_use.json()["code"]) == (400, "1418-400")
+    no_sandbox = {k: v for k, v in flow.headers.items() if k != "x-sandbox-name"}
+    assert requests.get(url, headers=no_sandbox, timeout=TIMEOUT).json()["code"] == "2105-400"
+    bad_key = requests.get(url, headers={**flow.headers, "x-api-key": "other"}, timeout=TIMEOUT)
+    assert bad_key.json() == {"error_code": "403003", "message": "Api Key is invalid"}  # the gateway's own shape
+
+
+def test_echo_request_in_errors_quotes_the_body_with_its_secrets(stack: LocalStack, flow: Flow) -> None:
+    invalid = sas_body(connectionString="Endpoint=sb://x;SharedAccessKey=s3cr3t")
+    sent = json.dumps(invalid, separators=(",", ":"))
+    headers = {**flow.headers, "Content-Type": "application/json"}
+
+    def post() -> requests.Response:
+        return requests.post(flow.base + "/connections", data=sent.encode(), headers=headers, timeout=TIMEOUT)
+
+    assert "request body" not in post().json()["detail"]  # off by default
+    stack.adobe.echo_request_in_errors = True
+    detail = post().json()["detail"]
+    assert detail.startswith("Unknown auth params") and detail.endswith("; request body: " + sent)
+    assert '"sasKey":"k3y="' in detail
+    stack.adobe.error_style = "report"
+    assert post().json()["errorMessage"].endswith("; request body: " + sent)
+    assert "request body" not in flow.get("/connections/nope").json()["errorMessage"]  # no body, nothing to quote
+    forged = requests.post(
+        flow.base + "/connections",
+        data=sent.encode(),
+        headers={**headers, "Authorization": "Bearer eyJx"},
+        timeout=TIMEOUT,
+    )
+    assert forged.json() == {"error_code": "401013", "message": "Oauth token is not valid"}  # gateway: no echo
+    stack.adobe.reset()
+    assert stack.adobe.echo_request_in_errors is False and stack.adobe.error_style == "problem"
+
+
+def test_page_size_applies_without_limit(stack: LocalStack, flow: Flow) -> None:
+    for index in range(5):
+        stack.adobe.seed_connection(f"paged {index}", {"sasKeyName": "k", "sasKey": "v", "namespace": f"ns{index}"})
+    stack.adobe.page_size = 2
+    page = flow.get("/connections").json()
+    seen = [i["name"] for i in page["items"]]
+    assert len(seen) == 2 and "limit=2" in page["_links"]["next"]["href"]
+    while "next" in page["_links"]:
+        page = requests.get(page["_links"]["next"]["href"], headers=flow.headers, timeout=TIMEOUT).json()
+        seen += [i["name"] for i in page["items"]]
+    assert seen == [f"paged {i}" for i in range(5)]
+    assert len(flow.get("/connections", params={"limit": "4"}).json()["items"]) == 4  # an explicit limit wins
+    stack.adobe.next_link_style = "relative"
+    try:
+        assert flow.get("/connections").json()["_links"]["next"]["href"].startswith("/connections?")
+    finally:
+        stack.adobe.next_link_style = "absolute"
+    stack.adobe.reset()
+    assert stack.adobe.page_size == 100
+
+
+def test_patch_if_match_must_be_the_exact_etag(stack: LocalStack, flow: Flow) -> None:
+    created = flow.create(sas_body()).json()
+    etag = created["etag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    url = f"{flow.base}/connections/{created['id']}"
+    patch = [{"op": "replace", "path": "/description", "value": "patched"}]
+    for sent in (etag.strip('"'), "W/" + etag, f'"{etag}"', etag + " "):
+        answer = requests.patch(url, json=patch, headers={**flow.headers, "If-Match": sent}, timeout=TIMEOUT)
+        assert (answer.status_code, answer.json()["type"][-8:]) == (412, "1404-412"), sent
+    assert stack.adobe.connection(created["id"])["etag"] == etag  # type: ignore[index]
+    ok = requests.patch(url, json=patch, headers={**flow.headers, "If-Match": etag}, timeout=TIMEOUT)
+    assert ok.status_code == 200 and ok.json()["etag"] != etag
+
+
+def test_create_status_can_be_200_or_202(stack: LocalStack, flow: Flow) -> None:
+    for status in (200, 202):
+        stack.adobe.create_status = status
+        created = flow.create(sas_body(name=f"status {status}"))
+        assert created.status_code == status and set(created.json()) == {"id", "etag"}
+    assert len(stack.adobe.connections()) == 2
+    stack.adobe.reset()
+    assert flow.create(sas_body()).status_code == 201
+
+
+def test_missing_token_is_403_and_a_bad_one_401(stack: LocalStack, flow: Flow) -> None:
+    no_token = {k: v for k, v in flow.headers.items() if k != "Authorization"}
+    missing = requests.get(flow.base + "/connections", headers=no_token, timeout=TIMEOUT)
+    assert (missing.status_code, missing.json()) == (
+        403,
+        {"error_code": "403010", "message": "Oauth token is missing."},
+    )
+    stack.adobe.expire_all_tokens()
+    expired = flow.get("/connections")
+    assert (expired.status_code, expired.json()["error_code"]) == (401, "401013")
+
+
+def test_managed_identity_refuses_identities_not_assigned(
+    stack: LocalStack, managed_identity_env: dict[str, str]
+) -> None:
+    stranger = str(uuid.uuid4())
+    with ManagedIdentityCredential(client_id=stranger) as credential, pytest.raises(ClientAuthenticationError):
+        credential.get_token("https://vault.azure.net/.default")
+    headers = {"X-IDENTITY-HEADER": stack.identity.header_value}
+    params = {"api-version": "2019-08-01", "resource": "https://vault.azure.net"}
+    for selector in ({"client_id": stranger}, {"mi_res_id": "/subscriptions/x/uami"}, {"object_id": stranger}):
+        answer = requests.get(stack.identity.endpoint, params={**params, **selector}, headers=headers, timeout=TIMEOUT)
+        assert answer.status_code == 400, selector
+        assert (
+            answer.json()["error"] == "invalid_request" and answer.json()["error_description"] == "Identity not found"
+        )
+        assert answer.json()["statusCode"] == 400
+    with ManagedIdentityCredential(client_id=stack.identity.client_id) as system:  # the system identity, by name
+        assert stack.identity.is_valid_token(
+            system.get_token("https://vault.azure.net/.default").token, "https://vault.azure.net"
+        )
+
+    stack.assign_identity(stranger)
+    with ManagedIdentityCredential(client_id=stranger) as credential:
+        token = credential.get_token("https://vault.azure.net/.default")
+    assert stack.identity.is_valid_token(token.token, "https://vault.azure.net")
+    assert stack.identity.calls("GET")[-1].query["client_id"] == [stranger]
+    stack.identity.assign_identity("11111111-2222-3333-4444-555555555555", resource_id="/subscriptions/s/uami")
+    by_resource = requests.get(
+        stack.identity.endpoint,
+        params={**params, "mi_res_id": "/subscriptions/s/uami"},
+        headers=headers,
+        timeout=TIMEOUT,
+    )
+    assert by_resource.json()["client_id"] == "11111111-2222-3333-4444-555555555555"
+    stack.identity.unassign_identity("11111111-2222-3333-4444-555555555555")
+    assert stack.identity.assigned_identities == [stranger]
+    stack.reset()
+    assert stack.identity.assigned_identities == []
+    again = requests.get(
+        stack.identity.endpoint, params={**params, "client_id": stranger}, headers=headers, timeout=TIMEOUT
+    )
+    assert again.status_code == 400
+
+
+def test_keyvault_deny_one_or_every_secret(stack: LocalStack, secret_client: SecretClient) -> None:
+    assert secret_client.get_secret("adobe-client-id").value == stack.adobe_client_id
+    stack.keyvault.deny("Adobe-Client-Secret")  # names are case-insensitive
+    with pytest.raises(HttpResponseError) as forbidden:
+        secret_client.get_secret("adobe-client-secret")
+    assert forbidden.value.status_code == 403
+    error = forbidden.value.error
+    assert error is not None and error.code == "Forbidden" and error.innererror == {"code": "ForbiddenByRbac"}
+    assert (error.message or "").startswith("Caller is not authorized to perform action on resource")
+    assert secret_client.get_secret("adobe-client-id").value == stack.adobe_client_id
+    stack.keyvault.deny()
+    with pytest.raises(HttpResponseError):
+        secret_client.get_secret("adobe-client-id")
+    stack.keyvault.allow()
+    assert secret_client.get_secret("adobe-client-secret").value == stack.adobe_client_secret
+    stack.keyvault.deny()
+    stack.reset()
+    assert secret_client.get_secret("adobe-client-id").value == stack.adobe_client_id
+
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+
+
+def _comparable(event: dict[str, Any]) -> dict[str, Any]:
+    """The event without the fields that are random per event."""
+    copy: dict[str, Any] = json.loads(json.dumps(event))
+    copy.pop("id")
+    data = copy["data"]
+    data.pop("correlationId", None)
+    data.get("httpRequest", {}).pop("clientRequestId", None)
+    data.pop("NBF", None)
+    data.pop("EXP", None)
+    return copy
+
+
+def test_event_builders_match_the_samples() -> None:
+    at = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+    built = {
+        "namespace-created.json": namespace_event("write", "contoso-telemetry", event_time=at),
+        "namespace-deleted.json": namespace_event("delete", "contoso-telemetry", event_time=at),
+        "eventhub-created.json": namespace_event("write", "contoso-telemetry", event_time=at, event_hub="clicks"),
+        "secret-new-version.json": secret_event(
+            "eventhubs-sas-contoso-telemetry",
+            version="ee059b2bb5bc48398a53b168c6cdcb10",
+            event_time=datetime(2026, 11, 26, 8, 5, tzinfo=UTC),
+        ),
+    }
+    for name, event in built.items():
+        assert _comparable(event) == _comparable(json.loads((EVENTS / name).read_text())), name
+    assert built["namespace-created.json"]["eventTime"] == "2026-11-26T08:00:00.0000000Z"
+
+    hub_deleted = namespace_event("delete", "ns1", event_time=at, event_hub="orders", event_id="e-1")
+    assert hub_deleted["id"] == "e-1" and hub_deleted["subject"].endswith("/namespaces/ns1/eventhubs/orders")
+    assert hub_deleted["data"]["operationName"] == "Microsoft.EventHub/namespaces/eventhubs/delete"
+    assert hub_deleted["eventType"] == "Microsoft.Resources.ResourceDeleteSuccess"
+    near = secret_event("eventhubs-aad-ns1", event_time=at, kind="near_expiry")
+    assert near["eventType"] == "Microsoft.KeyVault.SecretNearExpiry" and len(near["data"]["Version"]) == 32
+
+    precise = datetime(2026, 11, 26, 8, 0, 1, 123456, tzinfo=UTC)
+    event = namespace_event("write", "ns1", event_time=precise)
+    assert event["eventTime"] == "2026-11-26T08:00:01.1234560Z"
+    for sample in (event, near, json.loads((EVENTS / "secret-new-version.json").read_text())):
+        parsed = event_grid_event(sample)
+        assert parsed.event_time is not None and parsed.event_time.tzinfo is not None
+    assert event_grid_event(event).event_time == precise
+    assert event_grid_event({**event, "eventTime": "2026-11-26T08:00:01.123456789Z"}).event_time == precise
+    assert event_grid_event(near).event_time == at
+
+
+class _Flows:
+    """A resource module written in a test: what adding /flows to the stand-in takes."""
+
+    def __init__(self, adobe: AdobeStandIn) -> None:
+        self.adobe = adobe
+
+    def routes(self) -> list[Route]:
+        return [Route("GET", "/flows", self._list), Route("GET", "/flows/{id}", self._get)]
+
+    def _list(self, call: Call) -> Response:
+        return list_response(
+            call,
+            self.adobe.store.list("flows", call.sandbox),
+            filterable=("id", "name"),
+            page_size=self.adobe.page_size,
+            path="/flows",
+            next_href=lambda relative: self.adobe.next_href(call.root, relative),
+            render=lambda record: record.snapshot(),
+        )
+
+    def _get(self, call: Call) -> Response:
+        found = self.adobe.store.get("flows", call.params["id"], call.sandbox)
+        if found is None:
+            return call.problem(404, "1439-404", f"The requested flows resource {call.params['id']} is not found")
+        return Response.json(200, {"items": [found.snapshot()]})
+
+
+def test_routing_table_takes_a_new_resource_module() -> None:
+    with AdobeStandIn("cid", "secret", "ORG@AdobeOrg") as adobe:
+        adobe.router.mount(FLOW_SERVICE_PATH, _Flows(adobe).routes())
+        for index in range(3):
+            adobe.store.add("flows", "prod", {"name": f"flow {index}"})
+        adobe.store.add("flows", "dev", {"name": "elsewhere"})
+        headers = {
+            "Authorization": f"Bearer {adobe.issue_token()}",
+            "x-api-key": "cid",
+            "x-gw-ims-org-id": "ORG@AdobeOrg",
+            "x-sandbox-name": "prod",
+        }
+        page = requests.get(adobe.flow_service_url + "/flows", params={"limit": "2"}, headers=headers, timeout=TIMEOUT)
+        assert [i["name"] for i in page.json()["items"]] == ["flow 0", "flow 1"]
+        rest = requests.get(page.json()["_links"]["next"]["href"], headers=headers, timeout=TIMEOUT).json()
+        assert [i["name"] for i in rest["items"]] == ["flow 2"]
+        only = requests.get(
+            adobe.flow_service_url + "/flows", params={"property": "name==flow 1"}, headers=headers, timeout=TIMEOUT
+        )
+        flow_id = only.json()["items"][0]["id"]
+        assert (
+            requests.get(f"{adobe.flow_service_url}/flows/{flow_id}", headers=headers, timeout=TIMEOUT).json()["items"][
+                0
+            ]["name"]
+            == "flow 1"
+        )
+        assert (
+            requests.get(f"{adobe.flow_service_url}/flows/nope", headers=headers, timeout=TIMEOUT)
+            .json()["type"]
+            .endswith("1439-404")
+        )
+        assert (
+            requests.delete(f"{adobe.flow_service_url}/flows/{flow_id}", headers=headers, timeout=TIMEOUT).status_code
+            == 405
+        )
+        assert requests.get(f"{adobe.flow_service_url}/other", headers=headers, timeout=TIMEOUT).status_code == 404
+        assert adobe.connections() == []  # the connections are another kind in the same store

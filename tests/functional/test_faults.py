@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -172,7 +173,7 @@ def platform_back(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def wrong_client_secret(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    app.stack.keyvault.set_secret("adobe-client-secret", "p8e-not-the-right-secret-" + app.table)
+    app.stack.keyvault.set_secret("adobe-client-secret", "p8e-" + secrets.token_urlsafe(24))  # a wrong one
 
 
 def right_client_secret(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,7 +184,7 @@ def right_client_secret(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
 def expired_token(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     """A first create fetches a token; then IMS forgets every token (Platform answers 401 401013)."""
     app.stack.add_eventhubs_namespace("contoso-warmup")
-    assert app.post({"namespace": "contoso-warmup", "sandbox": "dev"}).status_code == 201
+    assert app.post({"namespace": "contoso-warmup"}).status_code == 201  # token and prod's spec read
     app.stack.adobe.expire_all_tokens()
     app.stack.adobe.reset_recording()
     app.stack.keyvault.reset_recording()
@@ -525,7 +526,7 @@ def test_fault(app: App, monkeypatch: pytest.MonkeyPatch, case: Case) -> None:
         assert 3 <= flow_calls <= 8, f"{flow_calls} connection attempts"
 
     # at most one connection; the record agrees with the answer
-    connections = app.stack.adobe.connections("prod")
+    connections = [c for c in app.stack.adobe.connections("prod") if c["auth"]["params"]["namespace"] == NS]
     assert len(connections) <= 1
     entity = entity_or_none(app)
     if response.status_code < 300:
@@ -544,7 +545,7 @@ def test_fault(app: App, monkeypatch: pytest.MonkeyPatch, case: Case) -> None:
     assert answers.count(201) <= 1, f"two 201 answers for one connection: {answers}"
     if response.status_code < 300:
         assert again.status_code == 200
-    [connection] = app.stack.adobe.connections("prod")
+    [connection] = [c for c in app.stack.adobe.connections("prod") if c["auth"]["params"]["namespace"] == NS]
     assert body(again)["connectionId"] == connection["id"]
     entity = app.entity(NS)
     assert entity["State"] == "ready" and entity["ConnectionId"] == connection["id"]

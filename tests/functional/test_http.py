@@ -31,7 +31,7 @@ def test_create_sends_exactly_what_adobe_documents(app: App) -> None:
     assert create.headers["x-sandbox-name"] == "prod"
     assert create.headers["content-type"] == "application/json"
     assert create.json() == {
-        "name": "Azure Event Hubs contoso-telemetry",
+        "name": "Telemetry",  # the request's name reaches Adobe (issue 11, observation 8)
         "description": "Created by the Event Hubs connector for namespace contoso-telemetry",
         "auth": {
             "specName": "Azure EventHub authentication credentials",

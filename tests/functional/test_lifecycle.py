@@ -296,9 +296,9 @@ def test_rotation_of_a_connection_deleted_by_hand_recreates_it(app: App) -> None
 def test_late_create_event_after_deletion_changes_nothing(app: App) -> None:
     app.stack.add_eventhubs_namespace(NS)
     app.event("namespace-created.json")
-    app.event("namespace-deleted.json")
+    app.event("namespace-deleted.json")  # the same eventTime as the creation: a deletion is not undone by it
     before = len(app.stack.adobe.platform_requests)
-    app.event("namespace-created.json")  # a late duplicate: its eventTime is before the deletion
+    app.event("namespace-created.json")  # a late duplicate: its eventTime is not after the deletion
     assert body(app.get(NS))["state"] == "deleted"
     assert len(app.stack.adobe.platform_requests) == before
 

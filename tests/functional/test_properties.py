@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
 from devstack.host import event_grid_event, http_request, indexed_function
-from shared.eventhubs import NAMESPACE_PATTERN, REQUEST_FIELDS, SANDBOX_PATTERN
+from shared.eventhubs import NAMESPACE_PATTERN, SANDBOX_PATTERN
+from shared.payloads import REQUEST_FIELDS
 from tests.functional.conftest import App
 
 SETTINGS = settings(

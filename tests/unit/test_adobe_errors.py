@@ -13,13 +13,14 @@ import pytest
 import requests
 
 from shared.adobe import AdobeClient, AdobeCredentials, connection_body
+from shared.claims import create_once
 from shared.errors import AdobeAuthenticationFailed, AdobeRejected
 from shared.retry import Deadline, Retrier, RetryPolicy
 from shared.sensitive import Secret
 from tests.unit.fakes import FakeTime
 
 SAS_KEY = "c2VjcmV0LWtleS10aGF0LW11c3Qtbm90LWxlYWstMDAwMDA="
-CLIENT_SECRET = "p8e-client-secret-value"
+CLIENT_SECRET = "p8e-Xq7Rk2vLm9TzW4bN8cYhQ3"
 TOKEN = {"access_token": "eyJ-token", "token_type": "bearer", "expires_in": 86399}
 
 
@@ -96,8 +97,14 @@ def create(session: ScriptedSession, clock: FakeTime) -> Any:
         "Azure EventHub authentication credentials",
         {"sasKeyName": "Root", "sasKey": SAS_KEY, "namespace": "contoso"},
     )
-    return client(session, clock).create_connection(
-        "prod", body, name="Azure Event Hubs contoso", lookup_first=False, deadline=Deadline(clock.monotonic, 30)
+    return create_once(
+        client(session, clock),
+        "prod",
+        "connections",
+        body,
+        keep=None,
+        look_up_first=False,
+        deadline=Deadline(clock.monotonic, 30),
     )
 
 

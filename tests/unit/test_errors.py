@@ -57,13 +57,13 @@ def test_retry_after_is_at_least_one_second() -> None:
 
 
 def test_secret_is_redacted_everywhere() -> None:
-    secret = Secret("hunter2-value")
+    secret = Secret("hunter2-Vq9xK3")
     assert "hunter2" not in repr(secret)
     assert "hunter2" not in str(secret)
     assert "hunter2" not in f"{secret}"
     assert "hunter2" not in "%s %r" % (secret, secret)  # noqa: UP031
     assert "hunter2" not in repr({"k": secret})
-    assert secret.reveal() == "hunter2-value"
+    assert secret.reveal() == "hunter2-Vq9xK3"
     with pytest.raises(TypeError):
         import pickle
 

@@ -81,7 +81,7 @@ def test_loopback_urls_may_use_http_and_vault_is_emulator() -> None:
         ({**BASE, "SECRET_CACHE_SECONDS": "-1"}, "SECRET_CACHE_SECONDS"),
         ({**BASE, "SECRET_CACHE_SECONDS": "nan"}, "SECRET_CACHE_SECONDS"),
         ({**BASE, "DELETE_CONNECTION_ON_NAMESPACE_DELETE": "maybe"}, "DELETE_CONNECTION_ON_NAMESPACE_DELETE"),
-        ({**BASE, "RETRY_BUDGET_SECONDS": "200", "CLAIM_LEASE_SECONDS": "100"}, "RETRY_BUDGET_SECONDS"),
+        ({**BASE, "RETRY_BUDGET_SECONDS": "200", "CLAIM_LEASE_SECONDS": "100"}, "CLAIM_LEASE_SECONDS"),
         ({**BASE, "AzureWebJobsStorage": "not a connection string"}, "AzureWebJobsStorage"),
     ],
 )

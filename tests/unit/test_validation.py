@@ -3,8 +3,8 @@
 import pytest
 
 from shared.errors import InvalidRequest
-from shared.eventhubs import parse_request
 from shared.models import AuthType
+from shared.payloads import parse_request
 
 
 def parse(body: object):

@@ -1,0 +1,23 @@
+"""Adobe: IMS tokens and the Flow Service API."""
+
+from .client import (
+    EVENT_HUBS_SPEC_ID,
+    AdobeApi,
+    AdobeClient,
+    AdobeConnection,
+    ConnectionMissing,
+    connection_body,
+    is_unknown_auth_spec,
+)
+from .ims import AdobeCredentials
+
+__all__ = [
+    "EVENT_HUBS_SPEC_ID",
+    "AdobeApi",
+    "AdobeClient",
+    "AdobeConnection",
+    "AdobeCredentials",
+    "ConnectionMissing",
+    "connection_body",
+    "is_unknown_auth_spec",
+]

@@ -1,0 +1,327 @@
+"""The Flow Service client: create, list by name, get, patch, delete; auth-spec discovery per sandbox."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from ..authspecs import choose_auth_spec
+from ..errors import AdobeAuthenticationFailed, AdobeRejected, ConnectorError, DependencyUnavailable
+from ..logs import log
+from ..sensitive import register_secret
+from ..retry import RETRYABLE_STATUSES, CallResult, Deadline, Decision, Failure, Retrier
+from .errors import json_body, rejected, request_id
+from .ims import AdobeCredentials
+from .transport import ADOBE_ID, Transport, checked_id
+
+if TYPE_CHECKING:
+    import requests
+
+EVENT_HUBS_SPEC_ID: Final = "bf9f5905-92b7-48bf-bf20-455bc6b60a4e"
+EVENT_HUBS_SPEC_VERSION: Final = "1.0"
+FLOW_SERVICE_PATH: Final = "/data/foundation/flowservice"
+#: How long a connection spec read is reused, and how soon a failed read is tried again.
+SPEC_TTL_SECONDS: Final = 3600.0
+SPEC_RETRY_SECONDS: Final = 60.0
+SECRET_PARAMS: Final = ("sasKey", "clientSecretValue")
+
+
+@dataclass(frozen=True)
+class AdobeConnection:
+    """An Adobe object as Flow Service reports it after a create, a lookup or a patch."""
+
+    id: str
+    etag: str | None
+    request_id: str | None
+    created: bool = False
+    created_at: float = 0.0
+    #: Some attempt's outcome was unknown: Adobe may hold a second one (a late commit) until a verify.
+    uncertain: bool = False
+
+
+class ConnectionMissing(Exception):
+    """The object is not in Flow Service (deleted by hand): drift to repair."""
+
+
+class AdobeApi(Protocol):
+    """What the core needs from Adobe."""
+
+    def create(
+        self,
+        sandbox: str,
+        collection: str,
+        body: dict[str, Any],
+        deadline: Deadline,
+        *,
+        look_up_first: bool,
+        lookup: Callable[[], AdobeConnection | None],
+    ) -> AdobeConnection:
+        """POST one object, calling `lookup` before any repeat after an uncertain outcome."""
+        ...
+
+    def list_named(self, sandbox: str, collection: str, name: str, deadline: Deadline) -> list[AdobeConnection]:
+        """Every object of the collection with exactly this name (Event Hubs spec), oldest first."""
+        ...
+
+    def delete(self, sandbox: str, collection: str, object_id: str, deadline: Deadline) -> bool:
+        """Delete one object; False when it was already gone."""
+        ...
+
+    def auth_spec_name(self, sandbox: str, documented: str, params: Iterable[str], deadline: Deadline) -> str:
+        """The auth spec name to send for these params."""
+        ...
+
+    def forget_auth_specs(self, sandbox: str) -> None:
+        """Read the sandbox's connection spec again next time (Adobe said an auth spec is unknown)."""
+        ...
+
+    def get_connection(self, sandbox: str, connection_id: str, deadline: Deadline) -> AdobeConnection | None:
+        """The connection by id, or None."""
+        ...
+
+    def update_auth_params(
+        self, sandbox: str, connection_id: str, etag: str | None, params: dict[str, Any], deadline: Deadline
+    ) -> AdobeConnection:
+        """Replace the connection's auth params (If-Match)."""
+        ...
+
+
+def connection_body(name: str, description: str, spec_name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body of `POST /connections` for the Event Hubs source (its secret params are scrubbed)."""
+    for param in SECRET_PARAMS:
+        if isinstance(params.get(param), str):
+            register_secret(params[param])
+    return {
+        "name": name,
+        "description": description,
+        "auth": {"specName": spec_name, "params": params},
+        "connectionSpec": {"id": EVENT_HUBS_SPEC_ID, "version": EVENT_HUBS_SPEC_VERSION},
+    }
+
+
+class AdobeClient:
+    """Flow Service over one pooled `requests.Session` per worker."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        *,
+        ims_url: str,
+        platform_url: str,
+        scopes: str,
+        credentials: Callable[[Deadline], AdobeCredentials],
+        retrier: Retrier,
+        timeout: float,
+        monotonic: Callable[[], float],
+        connect_timeout: float | None = None,
+        on_refused: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._http = Transport(
+            session,
+            ims_url=ims_url,
+            platform_url=platform_url,
+            scopes=scopes,
+            credentials=credentials,
+            retrier=retrier,
+            timeout=(connect_timeout if connect_timeout is not None else min(3.05, timeout), timeout),
+            monotonic=monotonic,
+            on_refused=on_refused,
+        )
+        self._flow_url = platform_url + FLOW_SERVICE_PATH
+        self._monotonic = monotonic
+        self._specs: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._spec_lock = threading.Lock()
+
+    @property
+    def calls(self) -> int:
+        return self._http.calls
+
+    @property
+    def token_requests(self) -> int:
+        return self._http.token_requests
+
+    def _url(self, collection: str, object_id: str | None = None) -> str:
+        return f"{self._flow_url}/{collection}" + (f"/{checked_id(object_id, source='storage')}" if object_id else "")
+
+    # -- create and find ---------------------------------------------------------------------------
+
+    def create(
+        self,
+        sandbox: str,
+        collection: str,
+        body: dict[str, Any],
+        deadline: Deadline,
+        *,
+        look_up_first: bool,
+        lookup: Callable[[], AdobeConnection | None],
+    ) -> AdobeConnection:
+        """POST, never repeated blindly after an outcome that may have reached Adobe: `lookup` runs first.
+
+        Any 2xx with an id is a success. The result's `uncertain` says whether any attempt's outcome
+        was unknown; an error raised after one carries `outcome_unknown = True`.
+        """
+        state = {"lookup": look_up_first, "uncertain": look_up_first}
+
+        def once() -> tuple[CallResult, AdobeConnection | None]:
+            if state["lookup"]:
+                found = lookup()
+                if found is not None:
+                    return CallResult(status=200), replace(found, uncertain=True)
+            result, response = self._http.platform_once(
+                "POST",
+                self._url(collection),
+                sandbox,
+                deadline,
+                json=body,
+                headers={"Content-Type": "application/json"},
+            )
+            state["uncertain"] = state["uncertain"] or result.outcome_unknown
+            if response is None or not 200 <= response.status_code < 300:
+                if response is not None and result.status not in RETRYABLE_STATUSES:
+                    raise rejected(response, f"POST /{collection}")
+                return result, None
+            data = json_body(response)
+            if not isinstance(data.get("id"), str) or not ADOBE_ID.fullmatch(data["id"]):
+                state["uncertain"] = True  # answered, but without a usable id: look it up
+                return CallResult(failure=Failure.UNCERTAIN), None
+            etag = data.get("etag")
+            made = AdobeConnection(
+                data["id"], etag if isinstance(etag, str) else None, request_id(response), created=True
+            )
+            return result, replace(made, uncertain=state["uncertain"])
+
+        def before_retry(decision: Decision) -> None:
+            state["lookup"] = state["lookup"] or decision.lookup_first
+
+        try:
+            made = self._http.retrier.call(
+                once, dependency="Adobe Flow Service", deadline=deadline, idempotent=False, before_retry=before_retry
+            )
+        except ConnectorError as err:
+            err.outcome_unknown = state["uncertain"]
+            raise
+        assert made is not None
+        return made
+
+    def list_named(self, sandbox: str, collection: str, name: str, deadline: Deadline) -> list[AdobeConnection]:
+        params = [("property", f"name=={name}")]
+        if collection == "connections":
+            params.insert(0, ("property", f"connectionSpec.id=={EVENT_HUBS_SPEC_ID}"))
+        found = []
+        for item in self._http.pages(self._url(collection), sandbox, deadline, params):
+            spec = (
+                (item.get("connectionSpec") or {}).get("id") if isinstance(item.get("connectionSpec"), dict) else None
+            )
+            if item.get("name") != name or (collection == "connections" and spec not in (None, EVENT_HUBS_SPEC_ID)):
+                continue
+            if not isinstance(item.get("id"), str) or not ADOBE_ID.fullmatch(item["id"]):
+                log.warning("Adobe listed a %s with a malformed id; ignored", collection)
+                continue
+            created_at = item.get("createdAt")
+            found.append(
+                AdobeConnection(
+                    id=item["id"],
+                    etag=item["etag"] if isinstance(item.get("etag"), str) else None,
+                    request_id=None,
+                    created_at=float(created_at) if isinstance(created_at, int | float) else 0.0,
+                )
+            )
+        return sorted(found, key=lambda c: (c.created_at, c.id))
+
+    # -- read, update, delete ----------------------------------------------------------------------
+
+    def get_connection(self, sandbox: str, connection_id: str, deadline: Deadline) -> AdobeConnection | None:
+        """The connection with this id (its current etag), or None when Flow Service has none."""
+        response = self._http.platform("GET", self._url("connections", connection_id), sandbox, deadline, ok=(200, 404))
+        items = json_body(response).get("items") or []
+        if response.status_code == 404 or not items or not isinstance(items[0], dict):
+            return None
+        etag = items[0].get("etag")
+        return AdobeConnection(connection_id, etag if isinstance(etag, str) else None, request_id(response))
+
+    def update_auth_params(
+        self, sandbox: str, connection_id: str, etag: str | None, params: dict[str, Any], deadline: Deadline
+    ) -> AdobeConnection:
+        """PATCH /auth/params with If-Match; on a stale (or unknown) etag re-read it and retry once.
+
+        Raises ConnectionMissing when the connection no longer exists in Adobe.
+        """
+        body = [{"op": "replace", "path": "/auth/params", "value": params}]
+        for attempt in (1, 2):
+            if etag is None:
+                current = self.get_connection(sandbox, connection_id, deadline)
+                if current is None:
+                    raise ConnectionMissing(connection_id)
+                etag = current.etag or ""
+            response = self._http.platform(
+                "PATCH",
+                self._url("connections", connection_id),
+                sandbox,
+                deadline,
+                ok=(200, 404, 412),
+                json=body,
+                headers={"Content-Type": "application/json", "If-Match": etag},
+            )
+            if response.status_code == 200:
+                new_etag = json_body(response).get("etag")
+                return AdobeConnection(
+                    connection_id, new_etag if isinstance(new_etag, str) else None, request_id(response)
+                )
+            if response.status_code == 404:
+                raise ConnectionMissing(connection_id)
+            if attempt == 1:
+                etag = None  # 412: someone changed it; read the current etag
+        raise rejected(response, f"PATCH /connections/{connection_id}")
+
+    def delete(self, sandbox: str, collection: str, object_id: str, deadline: Deadline) -> bool:
+        """DELETE; False when already gone. Raises AdobeRejected (e.g. 1418-400: used by dataflows)."""
+        response = self._http.platform(
+            "DELETE", self._url(collection, object_id), sandbox, deadline, ok=(200, 202, 204, 404)
+        )
+        return response.status_code != 404
+
+    # -- auth specs --------------------------------------------------------------------------------
+
+    def auth_spec_name(self, sandbox: str, documented: str, params: Iterable[str], deadline: Deadline) -> str:
+        """The auth spec name Flow Service uses today in this sandbox for these params (best effort).
+
+        The spec is read once an hour per sandbox with a third of the remaining budget; a failed
+        read falls back to the documented names for at most a minute, in that sandbox only.
+        """
+        with self._spec_lock:
+            cached = self._specs.get(sandbox)
+            if cached is None or self._monotonic() >= cached[0]:
+                document = self._read_spec(sandbox, deadline.share(1 / 3))
+                ttl = SPEC_TTL_SECONDS if document is not None else SPEC_RETRY_SECONDS
+                cached = (self._monotonic() + ttl, document)
+                self._specs[sandbox] = cached
+        return choose_auth_spec(cached[1], params, documented)
+
+    def forget_auth_specs(self, sandbox: str) -> None:
+        with self._spec_lock:
+            self._specs.pop(sandbox, None)
+
+    def _read_spec(self, sandbox: str, deadline: Deadline) -> dict[str, Any] | None:
+        try:
+            response = self._http.platform(
+                "GET", f"{self._flow_url}/connectionSpecs/{EVENT_HUBS_SPEC_ID}", sandbox, deadline, ok=(200,)
+            )
+        except AdobeAuthenticationFailed:
+            raise
+        except (AdobeRejected, DependencyUnavailable) as err:
+            log.warning(
+                "could not read the Event Hubs connection spec in sandbox %s (%s); using documented names",
+                sandbox,
+                err.code,
+            )
+            return None
+        items = json_body(response).get("items") or []
+        return items[0] if items and isinstance(items[0], dict) else {}
+
+
+def is_unknown_auth_spec(err: ConnectorError) -> bool:
+    """Adobe's `1415-400`: the auth spec name sent is not one it knows (renamed on Adobe's side)."""
+    adobe = getattr(err, "adobe", None)
+    return adobe is not None and bool(adobe.code) and str(adobe.code).startswith("1415")

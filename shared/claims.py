@@ -1,0 +1,195 @@
+"""The exactly-once protocol, written once for every Adobe object the app creates.
+
+1. claim the record: a conditional insert, or an If-Match takeover of a record nobody holds,
+   with a lease (`CLAIM_LEASE_SECONDS`); a live claim of someone else is waited for;
+2. create under the name stored with the claim; after an outcome that may have reached Adobe,
+   look the name up before any repeat (`create_once`), and keep exactly one (`converge`);
+3. schedule a delayed verify (`VerifyQueue`) after every uncertain outcome: Adobe may commit
+   a create after the app stopped waiting, where no lookup made at once can see it;
+4. complete (or release) the record with If-Match.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from .adobe import AdobeApi, AdobeConnection
+from .clock import Clock
+from .errors import ConnectionBeingCreated, ConnectorError
+from .logs import log
+from .models import ConnectionKey, ConnectionRecord, State
+from .records import RecordStore, StoredRecord, WriteConflict
+from .retry import Deadline
+
+_CLAIM_ROUNDS = 5
+_POLL_SECONDS = 0.5
+
+
+class VerifyQueue(Protocol):
+    """Where delayed verify requests go (the request queue, invisible for `delay` seconds)."""
+
+    def schedule(self, key: ConnectionKey, delay: float) -> None:
+        """Queue `{"action": "verify", ...}` for `key`; raises ConnectorError when storage fails."""
+        ...
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A record we hold: as written (with its table etag), and what it was before we took it."""
+
+    stored: StoredRecord
+    previous: ConnectionRecord | None
+
+    @property
+    def record(self) -> ConnectionRecord:
+        return self.stored.record
+
+
+class Claims:
+    """Claim, wait, complete and release records with conditional writes and a lease."""
+
+    def __init__(
+        self,
+        records: RecordStore,
+        clock: Clock,
+        *,
+        lease_seconds: float,
+        wait_seconds: float,
+        new_owner: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.records = records
+        self.clock = clock
+        self.lease_seconds = lease_seconds
+        self.wait_seconds = wait_seconds
+        self._new_owner = new_owner
+
+    def take(
+        self,
+        key: ConnectionKey,
+        stored: StoredRecord | None,
+        *,
+        new_record: Callable[[datetime], ConnectionRecord] | None,
+        takeover: Callable[[ConnectionRecord], ConnectionRecord],
+        source_id: str | None,
+        reclaim_ready: Callable[[ConnectionRecord], bool] = lambda _: False,
+    ) -> Claim | ConnectionRecord | None:
+        """A Claim; or the finished record (ready, not to be reclaimed); or None (gone, nothing to insert)."""
+        owner = self._new_owner()
+        for _ in range(_CLAIM_ROUNDS):
+            now = self.clock.now()
+            until = now + timedelta(seconds=self.lease_seconds)
+            try:
+                if stored is None:
+                    if new_record is None:
+                        return None
+                    fresh = new_record(now).claimed(owner=owner, lease_until=until, now=now, source_id=source_id)
+                    return Claim(self.records.insert(fresh), None)
+                current = stored.record
+                if current.state is State.READY and not reclaim_ready(current):
+                    return current
+                if current.lease_live(now):
+                    stored = self.wait(key, current)
+                    continue
+                taken = takeover(current).claimed(owner=owner, lease_until=until, now=now, source_id=source_id)
+                return Claim(self.records.replace(taken, stored.etag), current)
+            except WriteConflict:
+                stored = self.records.get(key)
+        raise self.being_created(key, stored.record if stored is not None else None)
+
+    def wait(self, key: ConnectionKey, current: ConnectionRecord) -> StoredRecord | None:
+        """Poll the record while another invocation's live claim lasts (at most CLAIM_WAIT_SECONDS)."""
+        start = self.clock.monotonic()
+        while True:
+            lease_left = (current.lease_until - self.clock.now()).total_seconds() if current.lease_until else 0.0
+            waited = self.clock.monotonic() - start
+            if lease_left <= 0:
+                return self.records.get(key)
+            if waited >= self.wait_seconds:
+                raise self.being_created(key, current)
+            self.clock.sleep(min(_POLL_SECONDS, lease_left, self.wait_seconds - waited))
+            stored = self.records.get(key)
+            if stored is None or not stored.record.lease_live(self.clock.now()):
+                return stored
+            current = stored.record
+
+    def being_created(self, key: ConnectionKey, current: ConnectionRecord | None) -> ConnectionBeingCreated:
+        lease_left = 5
+        if current is not None and current.lease_until is not None:
+            lease_left = int((current.lease_until - self.clock.now()).total_seconds()) + 1
+        hub = f", event hub '{key.event_hub}'" if key.event_hub else ""
+        return ConnectionBeingCreated(
+            f"The connection for namespace '{key.namespace}' in sandbox '{key.sandbox}'{hub} is being created by "
+            "another request; retry shortly.",
+            retry_after=min(max(lease_left, 1), 30),
+        )
+
+    def complete(self, claim: Claim, record: ConnectionRecord) -> ConnectionRecord:
+        """Write the finished record with If-Match. If our lease expired and someone took over, the taker
+        looks the name up and adopts what we made: report it as made."""
+        try:
+            return self.records.replace(record, claim.stored.etag).record
+        except WriteConflict:
+            log.warning(
+                "claim on %s was taken over before completion; the taker adopts %s", record.key, record.connection_id
+            )
+            return record
+
+    def release(self, claim: Claim, record: ConnectionRecord) -> bool:
+        """Write the record that frees the claim (failed, or as it was); False when that write failed."""
+        try:
+            self.records.replace(record, claim.stored.etag)
+        except (WriteConflict, ConnectorError) as err:
+            log.warning("could not release the claim on %s: %s", record.key, type(err).__name__)
+            return False
+        return True
+
+
+def converge(
+    adobe: AdobeApi, sandbox: str, collection: str, name: str, *, keep: str | None, deadline: Deadline
+) -> AdobeConnection | None:
+    """The one object named `name`: the one with id `keep` when listed, else the oldest; others are deleted."""
+    found = adobe.list_named(sandbox, collection, name, deadline)
+    if not found:
+        return None
+    kept = next((c for c in found if c.id == keep), found[0])
+    for duplicate in found:
+        if duplicate.id == kept.id:
+            continue
+        try:
+            adobe.delete(sandbox, collection, duplicate.id, deadline)
+        except ConnectorError as err:
+            if not err.permanent:
+                raise
+            log.warning("could not delete duplicate %s %s of %r: %s", collection, duplicate.id, name, err.code)
+            continue
+        log.warning("deleted duplicate %s %s of %r (kept %s)", collection, duplicate.id, name, kept.id)
+    return kept
+
+
+def create_once(
+    adobe: AdobeApi,
+    sandbox: str,
+    collection: str,
+    body: dict[str, Any],
+    *,
+    keep: str | None,
+    look_up_first: bool,
+    deadline: Deadline,
+) -> AdobeConnection:
+    """Create the object named `body["name"]`; after an uncertain outcome, find (and converge) it first.
+
+    The result's `uncertain` (or a raised error's `outcome_unknown`) says a verify must follow.
+    """
+    name = str(body["name"])
+    return adobe.create(
+        sandbox,
+        collection,
+        body,
+        deadline,
+        look_up_first=look_up_first,
+        lookup=lambda: converge(adobe, sandbox, collection, name, keep=keep, deadline=deadline),
+    )
