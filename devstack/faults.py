@@ -1,8 +1,9 @@
 """Fault injection and request recording shared by every stand-in server.
 
 A test adds :class:`Fault` objects to a stand-in's :class:`FaultPlan`; the server consults the plan for
-each request and, when a fault matches, answers with it (or drops the connection, or stalls) instead
-of (or around) its normal handler. Every request a stand-in receives is kept as a
+each request and, when a fault matches, answers with it (or drops the connection, or delays the
+normal handler or its answer: ``late_commit``/``stall``, ``commit_then_stall``) instead of (or
+around) its normal handler. Every request a stand-in receives is kept as a
 :class:`RecordedRequest` in its :class:`Recorder`.
 """
 
@@ -11,13 +12,30 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 from urllib.parse import parse_qs, unquote_plus
 
-FaultAction = Literal["respond", "drop", "commit_then_stall", "stall"]
+FaultAction = Literal["respond", "drop", "commit_then_stall", "stall", "late_commit"]
+FAULT_ACTIONS: tuple[FaultAction, ...] = ("respond", "drop", "commit_then_stall", "stall", "late_commit")
 
-__all__ = ["Fault", "FaultAction", "FaultPlan", "RecordedRequest", "Recorder"]
+BodyValue: TypeAlias = "bytes | dict[str, Any] | list[Any]"
+"""A fault's response body: raw bytes, or a dict/list sent as JSON."""
+FaultBody: TypeAlias = "BodyValue | Callable[[RecordedRequest], BodyValue] | None"
+"""A fixed body, a function of the request building one when the fault fires, or None (empty)."""
+
+__all__ = [
+    "FAULT_ACTIONS",
+    "BodyValue",
+    "Fault",
+    "FaultAction",
+    "FaultBody",
+    "FaultPlan",
+    "RecordedRequest",
+    "Recorder",
+    "encode_body",
+]
 
 
 @dataclass
@@ -26,24 +44,34 @@ class Fault:
 
     ``path`` is searched (``re.search``) in the request target including the query string, as sent
     and percent-decoded (a match in either counts).
-    Actions: ``respond`` answers ``status`` (500 if None)/``body``/``headers`` instead of the normal handler;
-    ``drop`` closes the connection without any response; ``stall`` sleeps ``delay`` and then
-    handles the request normally; ``commit_then_stall`` runs the normal handler (the change is
-    committed) and sleeps ``delay`` before writing its response. ``delay`` also applies before
-    ``respond`` and ``drop``. ``times`` is how many matching requests it applies to (-1: forever).
+    Actions:
+
+    - ``respond`` answers ``status`` (500 if None)/``body``/``headers`` instead of the normal handler.
+      ``body`` may be bytes, a dict or list (sent as JSON), or a callable taking the
+      :class:`RecordedRequest` and returning one of those, evaluated when the fault fires (so the
+      body can quote the request, as services that echo the submitted params do).
+    - ``drop`` closes the connection without any response.
+    - ``late_commit`` waits ``delay``, then runs the normal handler (the change IS committed, after
+      a client with a shorter timeout has probably given up), then tries to write the response.
+    - ``stall`` is the older name of the same behaviour: sleep ``delay``, then handle normally.
+    - ``commit_then_stall`` runs the normal handler at once (the change is committed) and sleeps
+      ``delay`` before writing its response.
+
+    ``delay`` also applies before ``respond`` and ``drop``. ``times`` is how many matching requests
+    it applies to (-1: forever).
     """
 
     method: str | None
     path: str
     status: int | None = None
-    body: bytes | dict[str, Any] | list[Any] | None = None
+    body: FaultBody = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     action: FaultAction = "respond"
     times: int = 1
 
     def __post_init__(self) -> None:
-        if self.action not in ("respond", "drop", "commit_then_stall", "stall"):
+        if self.action not in FAULT_ACTIONS:
             raise ValueError(f"unknown fault action {self.action!r}")
         if self.times == 0 or self.times < -1:
             raise ValueError("times must be a positive count or -1 (forever)")
@@ -55,13 +83,26 @@ class Fault:
             return False
         return re.search(self.path, target) is not None or re.search(self.path, unquote_plus(target)) is not None
 
-    def body_bytes(self) -> bytes:
+    def body_value(self, request: RecordedRequest | None = None) -> BodyValue | None:
+        """The body for this request: a callable body is called with ``request`` (required then)."""
+        if callable(self.body):
+            if request is None:
+                raise TypeError("this fault's body is built from the request: pass the request")
+            return self.body(request)
+        return self.body
+
+    def body_bytes(self, request: RecordedRequest | None = None) -> bytes:
         """The response body as bytes (dicts and lists are JSON-encoded)."""
-        if self.body is None:
-            return b""
-        if isinstance(self.body, bytes):
-            return self.body
-        return json.dumps(self.body).encode()
+        return encode_body(self.body_value(request))
+
+
+def encode_body(value: BodyValue | None) -> bytes:
+    """Bytes as they are, dicts and lists as JSON, None as empty."""
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    return json.dumps(value).encode()
 
 
 class FaultPlan:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -64,6 +65,27 @@ def queue_message(body: bytes | str | Mapping[str, Any], *, message_id: str | No
     return func.QueueMessage(id=message_id or uuid.uuid4().hex, body=raw, pop_receipt="receipt")
 
 
+_EVENT_TIME = re.compile(
+    r"^(?P<base>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)(?:[.,](?P<fraction>\d+))?(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_event_time(value: str) -> datetime:
+    """An Event Grid ``eventTime`` (``2026-11-26T08:00:00.0000000Z``: 7 fraction digits, ``Z``) as
+    an aware datetime; any number of fraction digits (cut to microseconds), ``Z``/``z`` or an
+    offset, none meaning UTC; other ISO 8601 forms as ``datetime.fromisoformat`` reads them.
+    ValueError when it is not a time."""
+    match = _EVENT_TIME.match(value.strip())
+    if match is None:  # other ISO 8601 forms (a date alone, basic format): as Python reads them
+        fallback = datetime.fromisoformat(value)
+        return fallback if fallback.tzinfo is not None else fallback.replace(tzinfo=UTC)
+    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
+    zone = match["zone"] or "Z"
+    offset = "+00:00" if zone in ("Z", "z") else zone
+    parsed = datetime.fromisoformat(f"{match['base']}.{fraction}{offset}")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
 def event_grid_event(event: Mapping[str, Any]) -> func.EventGridEvent:
     """A real `func.EventGridEvent` from an event in Event Grid's JSON schema."""
     when = event.get("eventTime")
@@ -73,7 +95,7 @@ def event_grid_event(event: Mapping[str, Any]) -> func.EventGridEvent:
         topic=str(event.get("topic", "")),
         subject=event.get("subject"),  # type: ignore[arg-type]
         event_type=event.get("eventType"),  # type: ignore[arg-type]
-        event_time=datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else datetime.now(UTC),
+        event_time=parse_event_time(when) if isinstance(when, str) else datetime.now(UTC),
         data_version=str(event.get("dataVersion", "")),
     )
 

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from devstack.faults import FaultPlan, RecordedRequest, Recorder
+from devstack.faults import Fault, FaultPlan, RecordedRequest, Recorder, encode_body
 from devstack.lifecycle import StartStop
 
 __all__ = ["Response", "StandInServer"]
@@ -137,6 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
         request.fault = fault.action if fault is not None else None
         standin.recorder.append(request)
 
+        # respond/drop/late_commit/stall wait first; commit_then_stall waits between handling and writing.
         delay_first = fault is not None and fault.action != "commit_then_stall" and fault.delay > 0
         if delay_first and fault is not None and not standin.sleep(fault.delay):
             self.close_connection = True
@@ -147,10 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         if fault is not None and fault.action == "respond":
-            headers = dict(fault.headers)
-            if isinstance(fault.body, dict | list) and not any(k.lower() == "content-type" for k in headers):
-                headers["Content-Type"] = "application/json; charset=utf-8"
-            response = Response(fault.status or 500, fault.body_bytes(), headers)
+            response = self._fault_response(fault, request)
         else:
             response = standin.safe_handle(request)
         response = standin.finalize_response(request, response)
@@ -158,6 +156,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._write(response)
+
+    def _fault_response(self, fault: Fault, request: RecordedRequest) -> Response:
+        headers = dict(fault.headers)
+        try:
+            body = fault.body_value(request)
+        except Exception as exc:
+            self.server.standin.errors.append(traceback.format_exc())
+            return Response.json(500, {"error": {"code": "StandInError", "message": f"fault body failed: {exc!r}"}})
+        if isinstance(body, dict | list) and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        return Response(fault.status or 500, encode_body(body), headers)
 
     def _write(self, response: Response) -> None:
         try:

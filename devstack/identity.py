@@ -31,6 +31,13 @@ def normalize_resource(resource: str) -> str:
     return value.rstrip("/").lower()
 
 
+@dataclass(frozen=True)
+class _Identity:
+    client_id: str
+    resource_id: str | None = None
+    object_id: str | None = None
+
+
 @dataclass
 class _Token:
     resource: str
@@ -43,7 +50,11 @@ class IdentityStandIn(StandInServer):
     """Managed-identity endpoint (``IDENTITY_ENDPOINT``/``IDENTITY_HEADER``) issuing opaque tokens.
 
     ``token_lifetime`` is in seconds. ``client_id`` is the client id of the system-assigned
-    identity (a random uuid by default); a request naming a ``client_id`` gets a token for it.
+    identity (a random uuid by default; ``object_id`` is its principal id). As on App Service, a
+    request naming an identity (``client_id``, ``mi_res_id``, ``object_id``/``principal_id``) gets a token only
+    when that identity is assigned to the app: the system-assigned one, or a user-assigned one
+    added with :meth:`assign_identity`; any other answers 400 (``Identity not found``).
+    :meth:`reset` unassigns every user-assigned identity.
     """
 
     name = "identity"
@@ -62,6 +73,8 @@ class IdentityStandIn(StandInServer):
         self.token_lifetime = token_lifetime
         self._header_value = header_value or secrets.token_hex(16)
         self.client_id = client_id or str(uuid.uuid4())
+        self.object_id = str(uuid.uuid4())
+        self._assigned: dict[str, _Identity] = {}
         self._path = path if path.startswith("/") else "/" + path
         self._tokens: dict[str, _Token] = {}
         self._tokens_lock = threading.Lock()
@@ -96,6 +109,52 @@ class IdentityStandIn(StandInServer):
         with self._tokens_lock:
             return list(self._tokens)
 
+    def assign_identity(self, client_id: str, *, resource_id: str | None = None, object_id: str | None = None) -> None:
+        """Assign a user-assigned identity to the app: requests naming its ``client_id`` (or its
+        ``mi_res_id``/``object_id``, when given) get tokens for it."""
+        with self._tokens_lock:
+            self._assigned[client_id.lower()] = _Identity(client_id, resource_id, object_id)
+
+    def unassign_identity(self, client_id: str) -> None:
+        """Remove a user-assigned identity (requests naming it then get 400); no error if unknown."""
+        with self._tokens_lock:
+            self._assigned.pop(client_id.lower(), None)
+
+    @property
+    def assigned_identities(self) -> list[str]:
+        """Client ids of the user-assigned identities (the system-assigned one is always there)."""
+        with self._tokens_lock:
+            return [identity.client_id for identity in self._assigned.values()]
+
+    def reset(self) -> None:
+        """No user-assigned identities, no faults, no recordings (issued tokens stay valid)."""
+        with self._tokens_lock:
+            self._assigned.clear()
+        self.faults.clear()
+        self.reset_recording()
+
+    def _identity_for(self, query: dict[str, str]) -> str | None:
+        """The client id the request's identity selector names, or None when it is not assigned."""
+        system = _Identity(self.client_id, None, self.object_id)
+        with self._tokens_lock:
+            identities = [system, *self._assigned.values()]
+        selectors = (
+            ("client_id", "client_id"),
+            ("mi_res_id", "resource_id"),
+            ("object_id", "object_id"),
+            ("principal_id", "object_id"),
+        )
+        for key, attribute in selectors:
+            wanted = query.get(key, "").strip()
+            if not wanted:
+                continue
+            for identity in identities:
+                value = getattr(identity, attribute)
+                if value is not None and value.lower() == wanted.lower():
+                    return identity.client_id
+            return None
+        return self.client_id
+
     def expire_all_tokens(self) -> None:
         """Make every token issued so far invalid (clients holding one get 401 from the vault)."""
         with self._tokens_lock:
@@ -126,7 +185,19 @@ class IdentityStandIn(StandInServer):
         resource = query.get("resource", "").strip()
         if not resource:
             return self._error(400, "The resource query parameter is required.")
-        client_id = query.get("client_id") or self.client_id
+        client_id = self._identity_for(query)
+        if client_id is None:
+            return Response.json(
+                400,
+                {
+                    "statusCode": 400,
+                    "message": "No User Assigned or Delegated Managed Identity found for specified "
+                    "ClientId/ResourceId/PrincipalId.",
+                    "correlationId": str(uuid.uuid4()),
+                    "error": "invalid_request",
+                    "error_description": "Identity not found",
+                },
+            )
         token = secrets.token_urlsafe(32)
         expires_on = int(time.time() + self.token_lifetime)
         with self._tokens_lock:

@@ -59,13 +59,36 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return Response.json(status, {"error": {"code": code, "message": message}}, headers)
 
 
+def _forbidden(name: str) -> Response:
+    """Key Vault's answer when RBAC does not let the caller read a secret."""
+    message = (
+        "Caller is not authorized to perform action on resource.\r\n"
+        "If role assignments, deny assignments or role definitions were changed recently, "
+        "please observe propagation time.\r\n"
+        "Caller: appid=00000000-0000-0000-0000-00000000000a;oid=00000000-0000-0000-0000-00000000000b;"
+        f"iss=https://sts.windows.net/{TENANT_ID}/\r\n"
+        "Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\n"
+        "Resource: '/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg-security/"
+        f"providers/microsoft.keyvault/vaults/contoso-kv/secrets/{name.lower()}'\r\n"
+        "Assignment: (not found)\r\n"
+        "DenyAssignmentId: null\r\n"
+        "DecisionReason: null \r\n"
+        "Vault: contoso-kv;location=westeurope\r\n"
+    )
+    return Response.json(
+        403, {"error": {"code": "Forbidden", "message": message, "innererror": {"code": "ForbiddenByRbac"}}}
+    )
+
+
 class KeyVaultStandIn(StandInServer):
     """Key Vault secrets endpoint over HTTPS with the bearer challenge flow.
 
     ``token_validator(token, "https://vault.azure.net")`` decides whether a bearer token is
     accepted (e.g. ``IdentityStandIn.is_valid_token``); None accepts any non-empty token.
     ``cert_dir``: where to create the directory holding the CA PEM (a temp dir by default).
-    Secret names are case-insensitive.
+    Secret names are case-insensitive. :meth:`deny` makes reads of one secret (or of all) answer
+    403 ``Forbidden``/``ForbiddenByRbac`` as when the app's identity lacks a role; :meth:`allow`
+    undoes every denial.
     """
 
     name = "keyvault"
@@ -92,6 +115,8 @@ class KeyVaultStandIn(StandInServer):
         self._write_ca()
         self._secrets: dict[str, _Secret] = {}
         self._data_lock = threading.Lock()
+        self._denied: set[str] = set()
+        self._deny_all = False
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -167,6 +192,25 @@ class KeyVaultStandIn(StandInServer):
         """Every value of every version of every secret."""
         with self._data_lock:
             return {v.value for s in self._secrets.values() for v in s.versions}
+
+    def deny(self, name: str | None = None) -> None:
+        """Make reads of this secret (of every secret when None) answer 403 ``ForbiddenByRbac``."""
+        with self._data_lock:
+            if name is None:
+                self._deny_all = True
+            else:
+                self._denied.add(name.lower())
+
+    def allow(self) -> None:
+        """Undo every :meth:`deny`."""
+        with self._data_lock:
+            self._denied.clear()
+            self._deny_all = False
+
+    def is_denied(self, name: str) -> bool:
+        """Whether reads of this secret are denied."""
+        with self._data_lock:
+            return self._deny_all or name.lower() in self._denied
 
     def secret_id(self, name: str, version: str) -> str:
         """The secret identifier URL as the vault reports it."""
@@ -249,6 +293,8 @@ class KeyVaultStandIn(StandInServer):
             return self._put(name, request)
         if method == "DELETE" and version is None:
             return self._delete(name)
+        if method == "GET" and self.is_denied(name):
+            return _forbidden(name)
         if method == "GET" and version == "versions":
             return self._list_versions(name)
         if method == "GET":

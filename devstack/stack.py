@@ -120,17 +120,19 @@ class LocalStack(StartStop):
 
     def reset(self) -> None:
         """Between tests: clear faults and recordings everywhere, reset the Adobe stand-in
-        (connections, sandboxes, auth specs, create delay), re-seed the Adobe credential secrets, and
-        resume a paused Azurite (or start a stopped one again on its ports)."""
+        (connections, sandboxes, auth specs, create delay, error style...), unassign user-assigned
+        identities, undo Key Vault denials, re-seed the Adobe credential secrets, and resume a
+        paused Azurite (or start a stopped one again on its ports)."""
         if self.azurite is not None and self.azurite in self._started:
             if self.azurite.paused:
                 self.azurite.resume()
             elif not self.azurite.running:
                 self.azurite.stop()
                 self.azurite.start_again()
-        for server in (self.identity, self.keyvault):
-            server.faults.clear()
-            server.reset_recording()
+        self.identity.reset()
+        self.keyvault.faults.clear()
+        self.keyvault.reset_recording()
+        self.keyvault.allow()
         self.adobe.reset()
         self.seed_adobe_credentials()
 
@@ -184,6 +186,11 @@ class LocalStack(StartStop):
             else:
                 setenv(key, value)
         return env
+
+    def assign_identity(self, client_id: str) -> None:
+        """Assign a user-assigned managed identity to the app (``AZURE_CLIENT_ID=client_id`` then
+        gets tokens); :meth:`reset` unassigns it."""
+        self.identity.assign_identity(client_id)
 
     # -- secrets -------------------------------------------------------------------------------
 

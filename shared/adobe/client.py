@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from ..authspecs import choose_auth_spec
 from ..errors import AdobeAuthenticationFailed, AdobeRejected, ConnectorError, DependencyUnavailable
 from ..logs import log
-from ..sensitive import register_secret
 from ..retry import RETRYABLE_STATUSES, CallResult, Deadline, Decision, Failure, Retrier
+from ..sensitive import register_secret
 from .errors import json_body, rejected, request_id
 from .ims import AdobeCredentials
 from .transport import ADOBE_ID, Transport, checked_id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from devstack.faults import Fault
@@ -183,7 +185,7 @@ def test_adobe_refusal_is_502_with_adobes_code_and_request_id(app: App) -> None:
 
 def test_ims_refusing_the_client_is_502_authentication_failed(app: App) -> None:
     app.stack.add_eventhubs_namespace(NS)
-    app.stack.keyvault.set_secret("adobe-client-secret", "wrong-secret")
+    app.stack.keyvault.set_secret("adobe-client-secret", "p8e-" + secrets.token_urlsafe(24))  # a wrong one
     response = app.post({"namespace": NS})
     assert response.status_code == 502
     error = body(response)["error"]
@@ -203,7 +205,7 @@ def test_adobe_down_is_503_with_retry_after(app: App) -> None:
 
 def test_corrected_client_secret_is_read_again_after_an_ims_refusal(app: App) -> None:
     app.stack.add_eventhubs_namespace(NS)
-    app.stack.keyvault.set_secret("adobe-client-secret", "wrong-secret")
+    app.stack.keyvault.set_secret("adobe-client-secret", "p8e-" + secrets.token_urlsafe(24))  # a wrong one
     assert app.post({"namespace": NS}).status_code == 502
     app.stack.keyvault.set_secret("adobe-client-secret", app.stack.adobe_client_secret)
     assert app.post({"namespace": NS}).status_code == 201  # same worker: the refused secret was not reused

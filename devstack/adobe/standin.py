@@ -1,0 +1,230 @@
+"""``AdobeStandIn``: the IMS and Platform servers, their shared state and the control API.
+
+The Platform server checks every request at the gateway (:mod:`devstack.adobe.gateway`), then
+dispatches it through the routing table that each resource module contributes to
+(:mod:`devstack.adobe.connections`, :mod:`devstack.adobe.specs`); a new resource is a new module
+whose ``routes()`` is mounted in :meth:`AdobeStandIn.__init__`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from devstack.adobe.connections import Connections
+from devstack.adobe.gateway import ErrorStyle, check_headers, gateway_error
+from devstack.adobe.ims import TokenIssuer, handle_token_request
+from devstack.adobe.routing import Call, Router
+from devstack.adobe.servers import FLOW_SERVICE_PATH, AdobeServer, ServerPair
+from devstack.adobe.specs import SAS_SPEC, AuthSpecs, AuthSpecTable
+from devstack.adobe.state import Store
+from devstack.faults import RecordedRequest
+from devstack.httpbase import Response
+
+__all__ = ["FLOW_SERVICE_PATH", "AdobeStandIn", "NextLinkStyle"]
+
+NextLinkStyle = Literal["absolute", "path", "relative"]
+
+
+class AdobeStandIn(ServerPair):
+    """Adobe IMS and Platform (Flow Service) stand-ins sharing state, for one org and client.
+
+    ``token_lifetime`` is the ``expires_in`` of issued tokens (seconds); ``create_delay`` makes
+    every ``POST /connections`` slow (seconds, after validation); ``sandboxes`` are the sandbox
+    names that exist; ``auth_specs`` maps auth spec name to (required, optional) params (default
+    :data:`~devstack.adobe.specs.DEFAULT_AUTH_SPECS`). ``next_link_style`` is the form of
+    ``_links.next.href``: an absolute URL, a path from the host, or a path relative to the service
+    root (``/connections?...``).
+
+    Worst-case knobs (``reset()`` restores the defaults): ``error_style`` (``"problem"``,
+    ``"report"`` or ``"message"``, see :mod:`devstack.adobe.gateway`); ``echo_request_in_errors``
+    (4xx service errors quote the request body, secrets included); ``page_size`` (items per page
+    without ``limit``); ``create_status`` (201, or e.g. 200/202, for a successful create).
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        org_id: str,
+        *,
+        token_lifetime: int = 86399,
+        create_delay: float = 0.0,
+        sandboxes: Iterable[str] = ("prod",),
+        auth_specs: Mapping[str, tuple[Sequence[str], Sequence[str]]] | None = None,
+        next_link_style: NextLinkStyle = "absolute",
+        host: str = "127.0.0.1",
+        ims_port: int = 0,
+        platform_port: int = 0,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.org_id = org_id
+        self.create_delay = create_delay
+        self.next_link_style: NextLinkStyle = next_link_style
+        self.error_style: ErrorStyle = "problem"
+        self.echo_request_in_errors = False
+        self.page_size = 100
+        self.create_status = 201
+        self.store = Store()
+        self.specs = AuthSpecs(auth_specs)
+        self.tokens = TokenIssuer(token_lifetime)
+        self._sandboxes: set[str] = set(sandboxes)
+        self._initial_sandboxes = set(self._sandboxes)
+        self._initial_create_delay = create_delay
+        self._connections = Connections(self)
+        self.router = Router()
+        self.router.mount(FLOW_SERVICE_PATH, [*self._connections.routes(), *self.specs.routes()])
+        self.ims = AdobeServer("adobe-ims", self._handle_ims, host=host, port=ims_port)
+        self.platform = AdobeServer("adobe-platform", self._handle_platform, host=host, port=platform_port)
+
+    # -- addresses ----------------------------------------------------------------------------
+
+    def next_href(self, root: str, relative: str) -> str:
+        """``_links.next.href`` for ``relative`` under a service root, in ``next_link_style``."""
+        if self.next_link_style == "relative":
+            return relative
+        if self.next_link_style == "path":
+            return root + relative
+        return self.platform_url + root + relative
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep unless the Platform server stops first (then False)."""
+        return self.platform.sleep(seconds)
+
+    def reset(self) -> None:
+        """Back to the constructor's state except issued tokens, ``token_lifetime`` and
+        ``next_link_style``: no objects, faults or recordings; default error style, echo, page size
+        and create status."""
+        with self.store.lock:
+            self.store.clear()
+            self._sandboxes = set(self._initial_sandboxes)
+        self.specs.reset()
+        self.create_delay = self._initial_create_delay
+        self._default_knobs()
+        self.clear_faults()
+        self.reset_recording()
+
+    def _default_knobs(self) -> None:
+        self.error_style = "problem"
+        self.echo_request_in_errors = False
+        self.page_size = 100
+        self.create_status = 201
+
+    # -- tokens --------------------------------------------------------------------------------
+
+    @property
+    def token_lifetime(self) -> int:
+        """``expires_in`` of tokens issued from now on (seconds)."""
+        return self.tokens.lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, value: int) -> None:
+        self.tokens.lifetime = value
+
+    def issue_token(self) -> str:
+        """Issue a token directly (as a successful IMS call would)."""
+        return self.tokens.issue()
+
+    def is_valid_token(self, token: str) -> bool:
+        """Whether a token was issued here and is neither expired nor revoked."""
+        return self.tokens.is_valid(token)
+
+    def expire_all_tokens(self) -> None:
+        """Invalidate every token issued so far: Platform answers 401 ``401013`` to them."""
+        self.tokens.expire_all()
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued so far."""
+        return self.tokens.issued
+
+    # -- sandboxes and auth specs --------------------------------------------------------------
+
+    def add_sandbox(self, name: str) -> None:
+        """Make a sandbox exist."""
+        with self.store.lock:
+            self._sandboxes.add(name)
+
+    def remove_sandbox(self, name: str) -> None:
+        """Make a sandbox unknown (404 ``2100-404``)."""
+        with self.store.lock:
+            self._sandboxes.discard(name)
+
+    @property
+    def sandboxes(self) -> set[str]:
+        """The sandbox names that exist."""
+        with self.store.lock:
+            return set(self._sandboxes)
+
+    @property
+    def auth_specs(self) -> AuthSpecTable:
+        """Auth spec name -> (required params, optional params)."""
+        return self.specs.snapshot()
+
+    def rename_auth_spec(self, old: str, new: str) -> None:
+        """Serve an auth spec under another name (e.g. the SAS spec as ``Basic Authentication for Event Hubs``)."""
+        self.specs.rename(old, new)
+
+    def set_auth_specs(self, auth_specs: Mapping[str, tuple[Sequence[str], Sequence[str]]]) -> None:
+        """Replace the auth spec table."""
+        self.specs.replace(auth_specs)
+
+    def spec_document(self) -> dict[str, Any]:
+        """The Azure Event Hubs connection spec as ``GET /connectionSpecs/{id}`` returns it."""
+        return self.specs.document()
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def connections(self, sandbox: str = "prod") -> list[dict[str, Any]]:
+        """The connections of a sandbox, oldest first, unmasked (auth params included)."""
+        return self._connections.documents(sandbox)
+
+    def connection(self, connection_id: str) -> dict[str, Any] | None:
+        """One connection (any sandbox), unmasked, or None."""
+        return self._connections.document(connection_id)
+
+    def seed_connection(
+        self,
+        name: str,
+        params: Mapping[str, str],
+        *,
+        spec_name: str = SAS_SPEC,
+        sandbox: str = "prod",
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a connection directly (no validation), as if made earlier; returns it."""
+        record = self._connections.store(sandbox, name, params, spec_name=spec_name, description=description)
+        return record.snapshot()
+
+    def mark_in_use(self, connection_id: str, in_use: bool = True) -> None:
+        """Mark a connection as used by dataflows (its DELETE then fails with ``1418-400``)."""
+        self._connections.mark_in_use(connection_id, in_use)
+
+    def delete_all(self) -> None:
+        """Delete every connection in every sandbox."""
+        self.store.clear("connections")
+
+    # -- request handling ----------------------------------------------------------------------
+
+    def _handle_ims(self, request: RecordedRequest) -> Response:
+        return handle_token_request(
+            request, client_id=self.client_id, client_secret=self.client_secret, issuer=self.tokens
+        )
+
+    def _handle_platform(self, request: RecordedRequest) -> Response:
+        if self.router.root_for(request.path) is None:
+            return gateway_error(404, "404000", "Resource not found")
+        style = self.error_style
+        denied = check_headers(
+            request,
+            token_is_valid=self.tokens.is_valid,
+            api_key=self.client_id,
+            org_id=self.org_id,
+            sandboxes=self.sandboxes,
+            style=style,
+        )
+        if denied is not None:
+            return denied
+        call = Call(request, request.headers["x-sandbox-name"], style=style, echo=self.echo_request_in_errors)
+        return self.router.dispatch(call)
