@@ -115,6 +115,12 @@ class KeyVaultSecrets:
         except ClientAuthenticationError as err:
             if err.status_code in (401, 403):
                 raise self._access_denied(name) from None
+            if _identity_refused(err):
+                raise ConfigurationError(
+                    "The managed identity endpoint refused the app's identity (HTTP 400): AZURE_CLIENT_ID must be the "
+                    "client id of a user-assigned identity assigned to this app, or unset for the system-assigned one.",
+                    setting="AZURE_CLIENT_ID",
+                ) from None
             # The credential failed before the vault was asked (the identity endpoint gave no token;
             # azure-identity does not say why): retried, then 503 naming the identity.
             failures.append("identity")
@@ -146,3 +152,9 @@ class KeyVaultSecrets:
             "'Key Vault Secrets User' role on the vault (or a 'get' secret access policy).",
             setting="KEY_VAULT_URL",
         )
+
+
+def _identity_refused(err: Exception) -> bool:
+    """The managed identity endpoint answered 400 for the identity asked for (not assigned to the app)."""
+    text = str(err)
+    return " 400" in text and ("Managed Identity found" in text or "Identity not found" in text)

@@ -228,7 +228,7 @@ class AdobeClient:
                     created_at=float(created_at) if isinstance(created_at, int | float) else 0.0,
                 )
             )
-        return sorted(found, key=lambda c: (c.created_at, c.id))
+        return sorted(found, key=lambda c: c.created_at)  # stable: Adobe's order breaks ties
 
     # -- read, update, delete ----------------------------------------------------------------------
 

@@ -26,8 +26,8 @@ def checked_id(value: object, *, source: str) -> str:
         return value
     if source == "storage":
         raise ConfigurationError(
-            "A record in the connections table holds an id that is not an Adobe id (letters, digits and hyphens "
-            "only): the table may have been edited by hand; fix or delete that row.",
+            "A record in the CONNECTIONS_TABLE table holds an id that is not an Adobe id (letters, digits and "
+            "hyphens only): the row may have been edited by hand; fix or delete it.",
             setting="CONNECTIONS_TABLE",
         )
     raise DependencyUnavailable("Adobe answered with an id that is not an Adobe id.", dependency="Adobe Flow Service")
