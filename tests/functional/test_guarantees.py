@@ -178,7 +178,7 @@ def test_objects_holding_secrets_refuse_pickling(app: App) -> None:
     app.stack.add_eventhubs_namespace(NS)
     runtime = app.runtime
     auth = namespace_auth(runtime.secrets, runtime.settings, ConnectionRequest(NS, "prod"), Deadline(lambda: 0.0, 10))
-    with pytest.raises(TypeError, match="cannot be pickled|not picklable"):
+    with pytest.raises(TypeError, match=r"cannot be pickled"):
         pickle.dumps(auth)
 
 
