@@ -76,8 +76,12 @@ class Claims:
         takeover: Callable[[ConnectionRecord], ConnectionRecord],
         source_id: str | None,
         reclaim_ready: Callable[[ConnectionRecord], bool] = lambda _: False,
+        proceed: Callable[[ConnectionRecord], bool] = lambda _: True,
+        state: State = State.CREATING,
     ) -> Claim | ConnectionRecord | None:
-        """A Claim; or the finished record (ready, not to be reclaimed); or None (gone, nothing to insert)."""
+        """A Claim (the record in `state`, held by us); or the record as it is, when it is ready and not to be
+        reclaimed or when `proceed` says there is nothing to do (checked on every read); or None (no record,
+        nothing to insert)."""
         owner = self._new_owner()
         for _ in range(_CLAIM_ROUNDS):
             now = self.clock.now()
@@ -89,12 +93,14 @@ class Claims:
                     fresh = new_record(now).claimed(owner=owner, lease_until=until, now=now, source_id=source_id)
                     return Claim(self.records.insert(fresh), None)
                 current = stored.record
-                if current.state is State.READY and not reclaim_ready(current):
+                if (current.state is State.READY and not reclaim_ready(current)) or not proceed(current):
                     return current
                 if current.lease_live(now):
                     stored = self.wait(key, current)
                     continue
-                taken = takeover(current).claimed(owner=owner, lease_until=until, now=now, source_id=source_id)
+                taken = takeover(current).claimed(
+                    owner=owner, lease_until=until, now=now, source_id=source_id, state=state
+                )
                 return Claim(self.records.replace(taken, stored.etag), current)
             except WriteConflict:
                 stored = self.records.get(key)

@@ -108,11 +108,18 @@ class ConnectionRecord:
 
     # -- named transitions (each returns the new record) -------------------------------------------
 
-    def claimed(self, *, owner: str, lease_until: datetime, now: datetime, source_id: str | None) -> ConnectionRecord:
-        """Held by `owner` until `lease_until` while it talks to Adobe (state `creating`)."""
-        return replace(
-            self, state=State.CREATING, owner=owner, lease_until=lease_until, updated_at=now, source_id=source_id
-        )
+    def claimed(
+        self,
+        *,
+        owner: str,
+        lease_until: datetime,
+        now: datetime,
+        source_id: str | None,
+        state: State = State.CREATING,
+    ) -> ConnectionRecord:
+        """Held by `owner` until `lease_until` while it talks to Adobe (state `creating`, or `deleted` while
+        a deletion removes the Adobe connection)."""
+        return replace(self, state=state, owner=owner, lease_until=lease_until, updated_at=now, source_id=source_id)
 
     def completed(
         self, connection_id: str, etag: str | None, *, secret_version: str | None, now: datetime
@@ -153,6 +160,10 @@ class ConnectionRecord:
     def deleted(self, *, now: datetime, source_id: str | None) -> ConnectionRecord:
         """`deleted`: the namespace is gone."""
         return replace(self, state=State.DELETED, updated_at=now, source_id=source_id, lease_until=None, owner=None)
+
+    def unleased(self) -> ConnectionRecord:
+        """The same record, no longer held by anyone."""
+        return replace(self, lease_until=None, owner=None)
 
     def noted(self, error: LastError | None, *, source_id: str | None = None) -> ConnectionRecord:
         """The same state with `lastError` set (or cleared)."""

@@ -21,7 +21,7 @@ from .adobe import AdobeApi, AdobeConnection, ConnectionMissing, connection_body
 from .claims import Claim, Claims, VerifyQueue, converge, create_once
 from .clock import Clock
 from .credentials import NamespaceAuth, load_adobe_credentials, namespace_auth
-from .errors import AdobeRejected, ConnectionBeingCreated, ConnectionNotFound, ConnectorError, SecretNotFound
+from .errors import AdobeRejected, ConnectionNotFound, ConnectorError, SecretNotFound
 from .logs import log
 from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Outcome, Source, State
 from .notifications import EventPublisher
@@ -31,8 +31,6 @@ from .secrets import SecretSource
 from .settings import Settings
 
 __all__ = ["Clock", "ConnectionService", "Source"]
-
-_ROUNDS = 5
 
 
 class ConnectionService:
@@ -364,45 +362,50 @@ class ConnectionService:
         return changed
 
     def _mark_deleted(self, key: ConnectionKey, source: Source) -> bool:
-        for _ in range(_ROUNDS):
-            stored = self.records.get(key)
-            if stored is None:
-                return False
-            current = stored.record
+        """Claim the record as `deleted` (so no create or verify runs meanwhile), delete the Adobe connection
+        when asked, then release it. An event older than the newest one applied changes nothing."""
+        in_adobe = self.settings.delete_connection_on_namespace_delete
+
+        def proceed(current: ConnectionRecord) -> bool:
             if current.newer_than(source.event_time):
                 log.info("%s is older than the newest event applied to %s: not deleted", source.describe(), key)
                 return False
-            delete_in_adobe = (
-                self.settings.delete_connection_on_namespace_delete
-                and current.connection_id is not None
-                and not current.adobe_deleted
-            )
-            if current.state is State.DELETED and not delete_in_adobe:
-                return False
-            now = self.clock.now()
-            deleted = current.deleted(now=now, source_id=source.id).saw_event(source.event_time)
-            error: ConnectorError | None = None
-            if delete_in_adobe:
-                assert current.connection_id is not None
-                try:
-                    self.adobe.delete(key.sandbox, "connections", current.connection_id, self.new_deadline())
-                    deleted = replace(deleted, adobe_deleted=True, last_error=None)
-                except ConnectorError as err:
-                    error = err
-                    deleted = deleted.noted(LastError(err.code, _deletion_message(err), now))
+            adobe_left = in_adobe and current.connection_id is not None and not current.adobe_deleted
+            return current.state is not State.DELETED or adobe_left
+
+        claim = self.claims.take(
+            key,
+            self.records.get(key),
+            new_record=None,
+            takeover=lambda current: current.deleted(now=self.clock.now(), source_id=source.id).saw_event(
+                source.event_time
+            ),
+            source_id=source.id,
+            reclaim_ready=lambda _: True,
+            proceed=proceed,
+            state=State.DELETED,
+        )
+        if not isinstance(claim, Claim):
+            return False
+        previous = claim.previous
+        assert previous is not None
+        deleted, error = claim.record.unleased(), None
+        if in_adobe and previous.connection_id is not None and not previous.adobe_deleted:
             try:
-                self.records.replace(deleted, stored.etag)
-            except WriteConflict:
-                continue
-            log.info("connection %s marked deleted (%s)", key, source.describe())
-            if current.state is not State.DELETED:
-                self.events.publish("deleted", deleted, error)
-            if error is not None:
-                _log_failure(deleted, error, source)
-                if not error.permanent:
-                    raise error
-            return current.state is not State.DELETED
-        raise ConnectionBeingCreated(f"The record for {_describe(key)} kept changing; retry.", retry_after=5)
+                self.adobe.delete(key.sandbox, "connections", previous.connection_id, self.new_deadline())
+                deleted = replace(deleted, adobe_deleted=True, last_error=None)
+            except ConnectorError as err:
+                error = err
+                deleted = deleted.noted(LastError(err.code, _deletion_message(err), self.clock.now()))
+        self.claims.release(claim, deleted)
+        log.info("connection %s marked deleted (%s)", key, source.describe())
+        if previous.state is not State.DELETED:
+            self.events.publish("deleted", deleted, error)
+        if error is not None:
+            _log_failure(deleted, error, source)
+            if not error.permanent:
+                raise error
+        return previous.state is not State.DELETED
 
     # -- failures --------------------------------------------------------------------------------
 

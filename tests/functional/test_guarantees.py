@@ -365,15 +365,19 @@ def test_error_text_is_read_from_every_documented_shape(app: App, style: str) ->
 
 
 def test_lookups_follow_every_page(app: App) -> None:
+    """Three connections with the name on pages of two: the lookup sees them all and keeps the oldest."""
     app.stack.add_eventhubs_namespace(NS)
     app.stack.adobe.page_size = 2
     params = {"sasKeyName": "Root", "sasKey": "y" * 44, "namespace": NS}
-    for index in range(5):
-        app.stack.adobe.seed_connection(f"Azure Event Hubs other-{index}", params)
+    app.stack.adobe.seed_connection("Azure Event Hubs other", params)
     wanted = app.stack.adobe.seed_connection(f"Azure Event Hubs {NS}", params)
+    for _ in range(2):
+        app.stack.adobe.seed_connection(f"Azure Event Hubs {NS}", params)
     app.stack.adobe.faults.add(Fault("POST", CREATE, action="drop"))
     response = app.post({"namespace": NS})
     assert response.status_code == 200 and body(response)["connectionId"] == wanted["id"]
+    assert [c["id"] for c in in_adobe(app) if c["name"] != "Azure Event Hubs other"] == [wanted["id"]]
+    assert any("continuationToken" in r.target for r in app.stack.adobe.calls("GET", r"/connections\?"))
 
 
 def test_key_vault_refusing_the_identity_is_a_configuration_error(app: App) -> None:

@@ -1,0 +1,56 @@
+"""A worker process of the chaos test: runs a list of HTTP, queue and Event Grid deliveries on a thread pool.
+
+Usage: python -m tests.functional.chaos_worker <plan.json>
+The plan is `{"ops": [...], "threads": n, "log": "<path>"}`; each op is `{"id", "kind": "http"|"queue"|"event",
+"body"}` (for an event, `body` is the Event Grid event). Prints one JSON line per op:
+`{"id", "kind", "status"}` with the HTTP status and body, or `"ok"` / `"raised"` for queue and event deliveries.
+The environment carries the app settings, as the Functions host sets them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from devstack.host import event_grid_event, http_request, indexed_function, queue_message
+
+
+def run(op: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {"id": op["id"], "kind": op["kind"]}
+    try:
+        if op["kind"] == "http":
+            response = indexed_function("create_connection_http")(
+                http_request("POST", "/api/connections", body=op["body"])
+            )
+            result.update(status=response.status_code, body=json.loads(response.get_body()))
+        elif op["kind"] == "queue":
+            indexed_function("create_connection_queue")(queue_message(op["body"]))
+            result["status"] = "ok"
+        else:
+            indexed_function("on_namespace_event")(event_grid_event(op["body"]))
+            result["status"] = "ok"
+    except Exception as err:  # the platform redelivers: the parent replays it
+        result.update(status="raised", error=type(err).__name__)
+    return result
+
+
+def main() -> None:
+    plan = json.loads(Path(sys.argv[1]).read_text())
+    handler = logging.FileHandler(plan["log"])
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.DEBUG)
+    from shared.runtime import get_runtime
+
+    get_runtime()
+    with ThreadPoolExecutor(plan["threads"]) as pool:
+        for result in pool.map(run, plan["ops"]):
+            print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
