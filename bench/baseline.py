@@ -63,7 +63,7 @@ class Baseline:
         )
         self.sas_template = env.get("EVENTHUBS_SECRET_TEMPLATE", "eventhubs-sas-{namespace}")
         self.client_id = env.get("AZURE_CLIENT_ID")
-        self.counts = {"table_ops": 0, "kv_reads": 0, "flow_calls": 0, "ims_calls": 0}
+        self.counts = {"table_ops": 0, "kv_reads": 0, "flow_calls": 0, "ims_calls": 0, "queue_writes": 0}
         self.secrets: Any = None
         self.table: Any = None
         self.session: Any = None

@@ -387,6 +387,16 @@ class Bench:
                 per["f"]["table_ops"] <= 3.0,
                 "exact",
             ),
+            Row(
+                "4",
+                "Request-queue writes per new connection (delayed verifies: uncertain outcomes only)",
+                f"{per['f'].get('queue_writes', -1):.2f}",
+                f"{per['b'].get('queue_writes', 0):.2f}",
+                "-",
+                "= 0",
+                per["f"].get("queue_writes", -1) == 0,
+                "exact",
+            ),
         )
         if counters["f"]["flow_calls"] != f_calls.flow or counters["f"]["kv_reads"] != f_calls.kv_reads:
             self.notes.append(

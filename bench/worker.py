@@ -60,6 +60,7 @@ class FunctionDriver:
             "kv_reads": int(getattr(runtime.secrets, "reads", -1)),
             "flow_calls": int(getattr(runtime.adobe, "calls", -1)),
             "ims_calls": int(getattr(runtime.adobe, "token_requests", -1)),
+            "queue_writes": int(getattr(runtime.verifies, "sent", -1)),
             "cached_secrets": len(getattr(runtime.secrets, "_cache", ())),
         }
 
