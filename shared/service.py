@@ -76,7 +76,9 @@ class ConnectionService:
 
     # -- create ----------------------------------------------------------------------------------
 
-    def create_or_get(self, request: ConnectionRequest, source: Source, *, verify: bool = False) -> Outcome:
+    def create_or_get(
+        self, request: ConnectionRequest, source: Source, *, verify: bool = False, rounds: int = 3
+    ) -> Outcome:
         """Return the existing connection, or create it exactly once. Raises a ConnectorError.
 
         A `ready` record is checked against Adobe when VERIFY_AFTER_SECONDS have passed since the
@@ -108,13 +110,20 @@ class ConnectionService:
             raise
         claim = self._claim(request, stored, source, auth.secret_name, dead_id)
         if not isinstance(claim, Claim):
-            return Outcome(claim, created=False)
+            # Another invocation finished it while we waited: this event is applied to its record too.
+            finished = self.records.get(request.key)
+            if finished is None or finished.record.state is not State.READY:
+                return Outcome(claim, created=False)
+            noted = self._note_event(finished, source)
+            if noted is None and rounds > 1:  # a deletion took it meanwhile: apply this event from scratch
+                return self.create_or_get(request, source, verify=verify, rounds=rounds - 1)
+            return Outcome(noted or claim, created=False)
         deadline = self.new_deadline()  # the holder's budget starts with its lease (CLAIM_LEASE_SECONDS rule)
         description = request.description or f"Created by the Event Hubs connector for namespace {request.namespace}"
         body = connection_body(claim.record.name, description, spec_name, auth.params)
         try:
             made = self._create(claim, body, auth, deadline)
-            if not made.created and stored is not None and stored.record.state is State.DELETED:
+            if not made.created and claim.previous is not None and claim.previous.state is State.DELETED:
                 # The namespace was deleted and created again: the connection found by name has the old key.
                 made = self._refresh_key(claim, made, auth, deadline)
         except ConnectorError as err:
@@ -151,8 +160,9 @@ class ConnectionService:
         if record.state is not State.READY:
             return None, None
         if not verify and not self._verification_due(record):
-            return Outcome(self._note_event(stored, source), created=False), None
-        verified = self._check_exists(stored, deadline)
+            noted = self._note_event(stored, source)
+            return (Outcome(noted, created=False), None) if noted is not None else (None, None)
+        verified = self._check_exists(stored, source, deadline)
         if verified is not None:
             return Outcome(verified, created=False), None
         return None, record.connection_id  # deleted in Adobe by hand: create it again
@@ -198,6 +208,10 @@ class ConnectionService:
             takeover=takeover,
             source_id=source.id,
             reclaim_ready=lambda current: dead_id is not None and current.connection_id == dead_id,
+            # Checked on every read: a deletion newer than this event may have landed while we waited.
+            proceed=lambda current: (
+                not current.newer_than(source.event_time) and not _not_after_deletion(current, source)
+            ),
         )
         assert claim is not None  # new_record is given
         return claim
@@ -242,7 +256,7 @@ class ConnectionService:
         checked = record.verified_at or record.updated_at
         return (self.clock.now() - checked).total_seconds() >= self.settings.verify_after_seconds
 
-    def _check_exists(self, stored: StoredRecord, deadline: Deadline) -> ConnectionRecord | None:
+    def _check_exists(self, stored: StoredRecord, source: Source, deadline: Deadline) -> ConnectionRecord | None:
         """Check a ready record's connection still exists in Adobe: the record (re-stamped), or None."""
         record = stored.record
         assert record.connection_id is not None
@@ -254,14 +268,17 @@ class ConnectionService:
         if found is None:
             log.warning("connection %s of %s is gone from Adobe: creating it again", record.connection_id, record.key)
             return None
-        verified = replace(record, verified_at=self.clock.now(), etag=found.etag or record.etag)
+        verified = replace(record, verified_at=self.clock.now(), etag=found.etag or record.etag).saw_event(
+            source.event_time
+        )
         try:
             return self.records.replace(verified, stored.etag).record
         except (WriteConflict, ConnectorError):
             return verified
 
-    def _note_event(self, stored: StoredRecord, source: Source) -> ConnectionRecord:
-        """A ready record remembers a newer event (so a late, older delete cannot undo it)."""
+    def _note_event(self, stored: StoredRecord, source: Source) -> ConnectionRecord | None:
+        """A ready record remembers a newer event (so a late, older delete cannot undo it); None when the
+        record stopped being ready meanwhile (a deletion took it): the event is then applied from scratch."""
         record = stored.record
         noted = record.saw_event(source.event_time)
         if noted is record:
@@ -271,7 +288,7 @@ class ConnectionService:
         except WriteConflict:
             again = self.records.get(record.key)
             if again is None or again.record.state is not State.READY:
-                return record
+                return None
             return self._note_event(again, source)
 
     def _forget_unscoped(self, stored: StoredRecord | None) -> None:
