@@ -1,0 +1,204 @@
+"""The exactly-once protocol and the connection operations over in-memory fakes: no sockets, no sleeping.
+
+Claim, wait, takeover, adopt, verify and deletion, each under the interleaving that would break it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from shared.claims import Claim, Claims, converge
+from shared.errors import ConnectionBeingCreated
+from shared.models import AuthType, ConnectionKey, ConnectionRecord, ConnectionRequest, Source, State
+from shared.retry import Deadline
+from shared.service import ConnectionService
+from shared.settings import Settings
+from tests.unit.fakes import FakeAdobe, FakeRecords, FakeSecrets, FakeTime, FakeVerifies, NoEvents
+
+NS = "contoso-unit"
+KEY = ConnectionKey("prod", NS)
+SAS = f"Endpoint=sb://{NS}.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=q0V9fXk2Lr8TnY4bW1cZ7mP3sJ6hG5dA0eQ2uR8vN4k="
+ADOBE = {"adobe-client-id": "client", "adobe-client-secret": "p8e-Jx81KqL0vBn2Xc7Zs4Ta", "adobe-org-id": "ORG@AdobeOrg"}
+HTTP = Source("http", "req-1")
+
+
+def settings(**extra: str) -> Settings:
+    env = {
+        "KEY_VAULT_URL": "https://127.0.0.1:1/",
+        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+        "CLAIM_LEASE_SECONDS": "30",
+        "CLAIM_WAIT_SECONDS": "5",
+        "RETRY_BUDGET_SECONDS": "10",
+        **extra,
+    }
+    return Settings.from_env(env)
+
+
+class World:
+    """The service over fakes, with the fakes at hand."""
+
+    def __init__(self, *, script: list[str] | None = None, **env: str) -> None:
+        self.time = FakeTime()
+        self.records = FakeRecords()
+        self.adobe = FakeAdobe(script=list(script or []))
+        self.secrets = FakeSecrets({**ADOBE, f"eventhubs-sas-{NS}": SAS})
+        self.verifies = FakeVerifies()
+        self.events = NoEvents()
+        self.service = ConnectionService(
+            settings(**env),
+            secrets=self.secrets,
+            adobe=self.adobe,
+            records=self.records,
+            events=self.events,
+            verifies=self.verifies,
+            clock=self.time.clock(),
+        )
+
+    def create(self, source: Source = HTTP) -> tuple[ConnectionRecord, bool]:
+        outcome = self.service.create_or_get(ConnectionRequest(NS, "prod"), source)
+        return outcome.record, outcome.created
+
+    def event(self, minutes: int) -> Source:
+        return Source("event", f"e{minutes}", self.time.start - timedelta(hours=1) + timedelta(minutes=minutes))
+
+
+def test_happy_path_is_one_create_and_no_verify() -> None:
+    world = World()
+    record, created = world.create()
+    assert created and record.state is State.READY
+    assert world.adobe.posts == 1 and world.adobe.lists == 0
+    assert world.verifies.scheduled == []
+    assert world.records.operations == 3  # read, claim, complete
+    again, created_again = world.create()
+    assert not created_again and again.connection_id == record.connection_id and world.adobe.posts == 1
+
+
+def test_a_lost_answer_is_adopted_and_verified_later() -> None:
+    world = World(script=["lost"])
+    record, created = world.create()
+    assert not created  # adopted after the lookup: never a 201 for it
+    assert [o.id for o in world.adobe.in_adobe()] == [record.connection_id]
+    assert world.verifies.scheduled == [(KEY, 120.0)]
+
+
+def test_a_late_commit_is_removed_by_the_verify() -> None:
+    world = World(script=["late"])
+    record, created = world.create()
+    assert created  # the lookup saw nothing; the second POST created one
+    world.adobe.land_late()  # Adobe commits the first POST after the client gave up
+    assert len(world.adobe.in_adobe()) == 2
+    [(key, _)] = world.verifies.scheduled
+    verified = world.service.verify(key, Source("queue", "verify-1"))
+    assert verified is not None and verified.connection_id == record.connection_id
+    assert [o.id for o in world.adobe.in_adobe()] == [record.connection_id]
+
+
+def test_verify_recreates_a_ready_connection_that_is_gone() -> None:
+    world = World()
+    record, _ = world.create()
+    world.adobe.objects.clear()
+    verified = world.service.verify(KEY, Source("queue", "v"))
+    assert verified is not None and verified.state is State.READY and verified.connection_id != record.connection_id
+    assert len(world.adobe.in_adobe()) == 1
+
+
+def test_verify_of_a_failed_record_with_nothing_in_adobe_leaves_it_failed() -> None:
+    world = World(script=["503", "503", "503", "503"])
+    with pytest.raises(Exception, match="unavailable"):
+        world.create()
+    assert world.records.record(KEY).state is State.FAILED and world.records.record(KEY).may_exist
+    assert world.verifies.scheduled  # the 5xx may have reached Adobe
+    verified = world.service.verify(KEY, Source("queue", "v"))
+    assert verified is not None and verified.state is State.FAILED and world.adobe.in_adobe() == []
+    assert world.records.record(KEY).lease_until is None
+
+
+def test_converge_keeps_the_recorded_one_else_the_oldest() -> None:
+    adobe = FakeAdobe()
+    deadline = Deadline(lambda: 0.0, 10)
+    for _ in range(3):
+        adobe.create("prod", "connections", {"name": "n"}, deadline, look_up_first=False, lookup=lambda: None)
+    ids = [o.id for o in adobe.in_adobe()]
+    kept = converge(adobe, "prod", "connections", "n", keep=ids[1], deadline=deadline)
+    assert kept is not None and kept.id == ids[1] and [o.id for o in adobe.in_adobe()] == [ids[1]]
+    adobe.create("prod", "connections", {"name": "n"}, deadline, look_up_first=False, lookup=lambda: None)
+    kept = converge(adobe, "prod", "connections", "n", keep=None, deadline=deadline)
+    assert kept is not None and kept.id == ids[1]
+
+
+def test_a_live_claim_is_waited_for_then_409() -> None:
+    world = World()
+    claims = Claims(world.records, world.time.clock(), lease_seconds=30, wait_seconds=5)
+    fresh = ConnectionRecord(KEY, State.CREATING, AuthType.SAS, "n", world.time.now(), world.time.now())
+    held = claims.take(KEY, None, new_record=lambda now: fresh, takeover=lambda r: r, source_id="a")
+    assert isinstance(held, Claim)
+    with pytest.raises(ConnectionBeingCreated) as caught:
+        world.create()
+    assert 1 <= (caught.value.retry_after or 0) <= 30
+    assert sum(world.time.sleeps) == pytest.approx(5.0)  # polled for CLAIM_WAIT_SECONDS, never longer
+    assert world.adobe.posts == 0
+
+
+def test_an_expired_claim_is_taken_over_and_looked_up_first() -> None:
+    world = World()
+    claims = Claims(world.records, world.time.clock(), lease_seconds=30, wait_seconds=5)
+    fresh = ConnectionRecord(
+        KEY, State.CREATING, AuthType.SAS, "Azure Event Hubs contoso-unit", world.time.now(), world.time.now()
+    )
+    claims.take(KEY, None, new_record=lambda now: fresh, takeover=lambda r: r, source_id="dead")
+    # the dead holder's POST was committed
+    world.adobe.create(
+        "prod",
+        "connections",
+        {"name": "Azure Event Hubs contoso-unit"},
+        Deadline(lambda: 0.0, 1),
+        look_up_first=False,
+        lookup=lambda: None,
+    )
+    world.time.advance(31)
+    record, created = world.create()
+    assert not created and record.connection_id == world.adobe.in_adobe()[0].id
+    assert world.adobe.posts == 1 and world.adobe.lists == 1 and world.verifies.scheduled
+
+
+def test_a_late_delete_changes_nothing_and_a_newer_create_recreates() -> None:
+    world = World(DELETE_CONNECTION_ON_NAMESPACE_DELETE="true")
+    world.create(world.event(0))
+    world.create(world.event(20))
+    assert world.service.mark_namespace_deleted(NS, world.event(10)) == 0
+    assert world.records.record(KEY).state is State.READY and len(world.adobe.in_adobe()) == 1
+    assert world.service.mark_namespace_deleted(NS, world.event(30)) == 1
+    assert world.records.record(KEY).state is State.DELETED and world.adobe.in_adobe() == []
+    world.create(world.event(25))  # older than the deletion: nothing
+    assert world.records.record(KEY).state is State.DELETED
+    world.create(world.event(40))
+    assert world.records.record(KEY).state is State.READY and len(world.adobe.in_adobe()) == 1
+
+
+def test_a_deletion_racing_a_newer_event_never_leaves_zero_connections() -> None:
+    """The newer event notes its time just before the deletion writes: the deletion must not go on."""
+    world = World(DELETE_CONNECTION_ON_NAMESPACE_DELETE="true")
+    world.create(world.event(0))
+    raced = {"done": False}
+
+    def newer_event_first() -> None:
+        if not raced["done"]:
+            raced["done"] = True
+            world.records.before_write = lambda: None
+            world.create(world.event(20))
+
+    world.records.before_write = newer_event_first
+    assert world.service.mark_namespace_deleted(NS, world.event(10)) == 0
+    assert world.records.record(KEY).state is State.READY and len(world.adobe.in_adobe()) == 1
+
+
+def test_a_failure_to_queue_the_verify_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    from shared.errors import DependencyUnavailable
+
+    world = World(script=["lost"])
+    world.verifies.fail = DependencyUnavailable("Queue storage is unavailable.", dependency="Queue storage")
+    record, _ = world.create()
+    assert record.state is State.READY
+    assert "could not queue the verify" in caplog.text
