@@ -15,14 +15,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from .adobe import AdobeApi, AdobeConnection
 from .clock import Clock
 from .errors import ConnectionBeingCreated, ConnectorError
 from .logs import log
-from .models import ConnectionKey, ConnectionRecord, State
-from .records import RecordStore, StoredRecord, WriteConflict
+from .models import ConnectionKey, State
+from .records import RecordStore, Stored, WriteConflict
 from .retry import Deadline
 
 _CLAIM_ROUNDS = 5
@@ -37,24 +37,46 @@ class VerifyQueue(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A record we hold: as written (with its table etag), and what it was before we took it."""
-
-    stored: StoredRecord
-    previous: ConnectionRecord | None
+class Claimable(Protocol):
+    """A record the protocol can hold: its key, state and lease, and the claimed transition."""
 
     @property
-    def record(self) -> ConnectionRecord:
+    def key(self) -> ConnectionKey: ...
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def lease_until(self) -> datetime | None: ...
+
+    def lease_live(self, now: datetime) -> bool: ...
+
+    def claimed(
+        self: R, *, owner: str, lease_until: datetime, now: datetime, source_id: str | None, state: State = ...
+    ) -> R: ...
+
+
+R = TypeVar("R", bound=Claimable)
+
+
+@dataclass(frozen=True)
+class Claim(Generic[R]):
+    """A record we hold: as written (with its table etag), and what it was before we took it."""
+
+    stored: Stored[R]
+    previous: R | None
+
+    @property
+    def record(self) -> R:
         return self.stored.record
 
 
-class Claims:
-    """Claim, wait, complete and release records with conditional writes and a lease."""
+class Claims(Generic[R]):
+    """Claim, wait, complete and release records (connections, dataflows) with conditional writes and a lease."""
 
     def __init__(
         self,
-        records: RecordStore,
+        records: RecordStore[R],
         clock: Clock,
         *,
         lease_seconds: float,
@@ -70,15 +92,15 @@ class Claims:
     def take(
         self,
         key: ConnectionKey,
-        stored: StoredRecord | None,
+        stored: Stored[R] | None,
         *,
-        new_record: Callable[[datetime], ConnectionRecord] | None,
-        takeover: Callable[[ConnectionRecord], ConnectionRecord],
+        new_record: Callable[[datetime], R] | None,
+        takeover: Callable[[R], R],
         source_id: str | None,
-        reclaim_ready: Callable[[ConnectionRecord], bool] = lambda _: False,
-        proceed: Callable[[ConnectionRecord], bool] = lambda _: True,
+        reclaim_ready: Callable[[R], bool] = lambda _: False,
+        proceed: Callable[[R], bool] = lambda _: True,
         state: State = State.CREATING,
-    ) -> Claim | ConnectionRecord | None:
+    ) -> Claim[R] | R | None:
         """A Claim (the record in `state`, held by us); or the record as it is, when it is ready and not to be
         reclaimed or when `proceed` says there is nothing to do (checked on every read); or None (no record,
         nothing to insert)."""
@@ -106,7 +128,7 @@ class Claims:
                 stored = self.records.get(key)
         raise self.being_created(key, stored.record if stored is not None else None)
 
-    def wait(self, key: ConnectionKey, current: ConnectionRecord) -> StoredRecord | None:
+    def wait(self, key: ConnectionKey, current: R) -> Stored[R] | None:
         """Poll the record while another invocation's live claim lasts (at most CLAIM_WAIT_SECONDS)."""
         start = self.clock.monotonic()
         while True:
@@ -122,7 +144,7 @@ class Claims:
                 return stored
             current = stored.record
 
-    def being_created(self, key: ConnectionKey, current: ConnectionRecord | None) -> ConnectionBeingCreated:
+    def being_created(self, key: ConnectionKey, current: R | None) -> ConnectionBeingCreated:
         lease_left = 5
         if current is not None and current.lease_until is not None:
             lease_left = int((current.lease_until - self.clock.now()).total_seconds()) + 1
@@ -133,18 +155,20 @@ class Claims:
             retry_after=min(max(lease_left, 1), 30),
         )
 
-    def complete(self, claim: Claim, record: ConnectionRecord) -> ConnectionRecord:
+    def save(self, claim: Claim[R], record: R) -> Claim[R]:
+        """Write progress while keeping the claim (a dataflow's source id before its target is made)."""
+        return Claim(self.records.replace(record, claim.stored.etag), claim.previous)
+
+    def complete(self, claim: Claim[R], record: R) -> R:
         """Write the finished record with If-Match. If our lease expired and someone took over, the taker
         looks the name up and adopts what we made: report it as made."""
         try:
             return self.records.replace(record, claim.stored.etag).record
         except WriteConflict:
-            log.warning(
-                "claim on %s was taken over before completion; the taker adopts %s", record.key, record.connection_id
-            )
+            log.warning("claim on %s was taken over before completion; the taker adopts what was made", record.key)
             return record
 
-    def release(self, claim: Claim, record: ConnectionRecord) -> bool:
+    def release(self, claim: Claim[R], record: R) -> bool:
         """Write the record that frees the claim (failed, or as it was); False when that write failed."""
         try:
             self.records.replace(record, claim.stored.etag)

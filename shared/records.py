@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from .errors import ConfigurationError, DependencyUnavailable, is_tls_failure
 from .models import AuthType, ConnectionKey, ConnectionRecord, LastError, State
@@ -19,28 +19,38 @@ class WriteConflict(Exception):
     """A conditional write lost: the row exists (insert) or changed since it was read (If-Match)."""
 
 
+class Keyed(Protocol):
+    """A record the store can hold: it knows its key."""
+
+    @property
+    def key(self) -> ConnectionKey: ...
+
+
+R = TypeVar("R", bound=Keyed)
+
+
 @dataclass(frozen=True)
-class StoredRecord:
+class Stored(Generic[R]):
     """A record with the table etag it was read or written with."""
 
-    record: ConnectionRecord
+    record: R
     etag: str
 
 
-class RecordStore(Protocol):
+class RecordStore(Protocol[R]):
     """Where records live; writes are conditional."""
 
     operations: int
 
-    def get(self, key: ConnectionKey) -> StoredRecord | None:
+    def get(self, key: ConnectionKey) -> Stored[R] | None:
         """The record for a key, or None."""
         ...
 
-    def insert(self, record: ConnectionRecord) -> StoredRecord:
+    def insert(self, record: R) -> Stored[R]:
         """Insert a new record; WriteConflict if one exists."""
         ...
 
-    def replace(self, record: ConnectionRecord, etag: str) -> StoredRecord:
+    def replace(self, record: R, etag: str) -> Stored[R]:
         """Replace a record only if unchanged since `etag`; WriteConflict otherwise."""
         ...
 
@@ -48,19 +58,30 @@ class RecordStore(Protocol):
         """Delete a record only if unchanged since `etag`; WriteConflict otherwise."""
         ...
 
-    def list(self, sandbox: str | None = None, namespace: str | None = None) -> Iterator[ConnectionRecord]:
+    def list(self, sandbox: str | None = None, namespace: str | None = None) -> Iterator[R]:
         """Records, optionally for one sandbox and/or namespace."""
         ...
 
 
-class TableRecordStore:
+StoredRecord = Stored[ConnectionRecord]
+ConnectionStore = RecordStore[ConnectionRecord]
+
+
+class TableRecordStore(Generic[R]):
     """Records as Table entities: PartitionKey = sandbox, RowKey = `namespace|eventhub`."""
 
-    def __init__(self, table: TableClient) -> None:
+    def __init__(
+        self,
+        table: TableClient,
+        encode: Callable[[R], dict[str, Any]],
+        decode: Callable[[dict[str, Any]], R],
+    ) -> None:
         self._table = table
+        self._encode = encode
+        self._decode = decode
         self.operations = 0  # table round trips, for the benchmark's call budget
 
-    def get(self, key: ConnectionKey) -> StoredRecord | None:
+    def get(self, key: ConnectionKey) -> Stored[R] | None:
         from azure.core.exceptions import ResourceNotFoundError
 
         self.operations += 1
@@ -69,16 +90,16 @@ class TableRecordStore:
                 entity = self._table.get_entity(key.partition_key, key.row_key)
         except ResourceNotFoundError:
             return None
-        return StoredRecord(from_entity(entity), str(entity.metadata["etag"]))
+        return Stored(self._decode(entity), str(entity.metadata["etag"]))
 
-    def insert(self, record: ConnectionRecord) -> StoredRecord:
+    def insert(self, record: R) -> Stored[R]:
         from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
         for attempt in (1, 2):
             self.operations += 1
             try:
                 with storage_errors():
-                    metadata = self._table.create_entity(to_entity(record))
+                    metadata = self._table.create_entity(self._encode(record))
             except ResourceExistsError:
                 raise WriteConflict(str(record.key)) from None
             except ResourceNotFoundError:
@@ -88,7 +109,7 @@ class TableRecordStore:
                     ) from None
                 self.ensure_table()  # deleted, or storage restarted empty, under a warm worker
                 continue
-            return StoredRecord(record, metadata["etag"])
+            return Stored(record, metadata["etag"])
         raise AssertionError("unreachable")
 
     def ensure_table(self) -> None:
@@ -102,7 +123,7 @@ class TableRecordStore:
         except ResourceExistsError:
             pass
 
-    def replace(self, record: ConnectionRecord, etag: str) -> StoredRecord:
+    def replace(self, record: R, etag: str) -> Stored[R]:
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
@@ -111,11 +132,14 @@ class TableRecordStore:
         try:
             with storage_errors():
                 metadata = self._table.update_entity(
-                    to_entity(record), mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+                    self._encode(record),
+                    mode=UpdateMode.REPLACE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
                 )
         except (ResourceModifiedError, ResourceNotFoundError):
             raise WriteConflict(str(record.key)) from None
-        return StoredRecord(record, metadata["etag"])
+        return Stored(record, metadata["etag"])
 
     def delete(self, key: ConnectionKey, etag: str) -> None:
         from azure.core import MatchConditions
@@ -130,7 +154,7 @@ class TableRecordStore:
         except (ResourceModifiedError, ResourceNotFoundError):
             raise WriteConflict(str(key)) from None
 
-    def list(self, sandbox: str | None = None, namespace: str | None = None) -> Iterator[ConnectionRecord]:
+    def list(self, sandbox: str | None = None, namespace: str | None = None) -> Iterator[R]:
         filters, parameters = [], {}
         if sandbox is not None:
             filters.append("PartitionKey eq @sandbox")
@@ -145,7 +169,7 @@ class TableRecordStore:
             else:
                 entities = self._table.list_entities()
             for entity in entities:
-                yield from_entity(entity)
+                yield self._decode(entity)
 
 
 class storage_errors:
@@ -194,6 +218,16 @@ def _dt(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def connection_store(table: TableClient) -> TableRecordStore[ConnectionRecord]:
+    """The connections table."""
+    return TableRecordStore(table, to_entity, from_entity)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A Table timestamp (datetime or ISO text) as an aware datetime."""
+    return _dt(value)
 
 
 def to_entity(record: ConnectionRecord) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from typing import Any
 from .adobe import AdobeClient
 from .clock import Clock
 from .credentials import forget_adobe_credentials, load_adobe_credentials
+from .models import ConnectionRecord
 from .notifications import EventPublisher, NoEvents, QueueEventPublisher
-from .records import TableRecordStore, storage_errors
+from .records import TableRecordStore, connection_store, storage_errors
 from .requestqueue import REQUESTS_QUEUE, QueueVerifies
 from .retry import Retrier, RetryPolicy
 from .rotation import SecretEvents
@@ -38,7 +39,7 @@ class Runtime:
     service: ConnectionService
     secrets: KeyVaultSecrets
     adobe: AdobeClient
-    records: TableRecordStore
+    records: TableRecordStore[ConnectionRecord]
     events: EventPublisher
     verifies: QueueVerifies
     secret_events: SecretEvents
@@ -94,7 +95,7 @@ def build_runtime(settings: Settings) -> Runtime:
         tables = TableServiceClient(
             settings.storage.table_endpoint, credential=_storage_credential(settings, credential), **storage_kwargs
         )
-    records = TableRecordStore(tables.get_table_client(settings.connections_table))
+    records = connection_store(tables.get_table_client(settings.connections_table))
     records.ensure_table()
 
     events: EventPublisher = NoEvents()

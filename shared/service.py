@@ -25,7 +25,7 @@ from .errors import AdobeRejected, ConnectionNotFound, ConnectorError, SecretNot
 from .logs import log
 from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Outcome, Source, State
 from .notifications import EventPublisher
-from .records import RecordStore, StoredRecord, WriteConflict
+from .records import ConnectionStore, StoredRecord, WriteConflict
 from .retry import Deadline
 from .secrets import SecretSource
 from .settings import Settings
@@ -42,7 +42,7 @@ class ConnectionService:
         *,
         secrets: SecretSource,
         adobe: AdobeApi,
-        records: RecordStore,
+        records: ConnectionStore,
         events: EventPublisher,
         verifies: VerifyQueue,
         clock: Clock,
@@ -174,7 +174,7 @@ class ConnectionService:
         source: Source,
         secret_name: str,
         dead_id: str | None,
-    ) -> Claim | ConnectionRecord:
+    ) -> Claim[ConnectionRecord] | ConnectionRecord:
         key = request.key
 
         def new_record(now: datetime) -> ConnectionRecord:
@@ -216,7 +216,7 @@ class ConnectionService:
         assert claim is not None  # new_record is given
         return claim
 
-    def _create(self, claim: Claim, body: dict[str, Any], auth: NamespaceAuth, deadline: Deadline) -> AdobeConnection:
+    def _create(self, claim: Claim[ConnectionRecord], body: dict[str, Any], auth: NamespaceAuth, deadline: Deadline) -> AdobeConnection:
         """The protocol's create; an auth spec Adobe no longer knows (1415-400) is discovered again once."""
         record = claim.record
         for attempt in (1, 2):
@@ -242,7 +242,7 @@ class ConnectionService:
         raise AssertionError("unreachable")
 
     def _refresh_key(
-        self, claim: Claim, connection: AdobeConnection, auth: NamespaceAuth, deadline: Deadline
+        self, claim: Claim[ConnectionRecord], connection: AdobeConnection, auth: NamespaceAuth, deadline: Deadline
     ) -> AdobeConnection:
         try:
             updated = self.adobe.update_auth_params(
@@ -426,7 +426,7 @@ class ConnectionService:
 
     # -- failures --------------------------------------------------------------------------------
 
-    def _release_failed(self, claim: Claim, err: ConnectorError, source: Source) -> None:
+    def _release_failed(self, claim: Claim[ConnectionRecord], err: ConnectorError, source: Source) -> None:
         """After a failure while holding the claim: record it, free the claim, verify if uncertain."""
         may_exist = claim.record.may_exist or err.outcome_unknown
         failed = claim.record.failed(
