@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
+from .lifecycle import Lifecycle
+from .models_base import AuthType, LastError, State, iso
 
-class AuthType(StrEnum):
-    """How Adobe authenticates to the namespace."""
-
-    SAS = "sas"
-    AAD = "aad"
-
-
-class State(StrEnum):
-    """The lifecycle state of a connection record."""
-
-    CREATING = "creating"
-    READY = "ready"
-    PENDING_SECRET = "pending_secret"
-    FAILED = "failed"
-    DELETED = "deleted"
+__all__ = [
+    "AuthType",
+    "ConnectionKey",
+    "ConnectionRecord",
+    "ConnectionRequest",
+    "LastError",
+    "Outcome",
+    "Source",
+    "State",
+]
 
 
 @dataclass(frozen=True, order=True)
@@ -69,19 +65,7 @@ class ConnectionRequest:
 
 
 @dataclass(frozen=True)
-class LastError:
-    """The last failure recorded on a connection."""
-
-    code: str
-    message: str
-    at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "at": _iso(self.at)}
-
-
-@dataclass(frozen=True)
-class ConnectionRecord:
+class ConnectionRecord(Lifecycle):
     """The stored record of one connection, as the contract shows it."""
 
     key: ConnectionKey
@@ -108,19 +92,6 @@ class ConnectionRecord:
 
     # -- named transitions (each returns the new record) -------------------------------------------
 
-    def claimed(
-        self,
-        *,
-        owner: str,
-        lease_until: datetime,
-        now: datetime,
-        source_id: str | None,
-        state: State = State.CREATING,
-    ) -> ConnectionRecord:
-        """Held by `owner` until `lease_until` while it talks to Adobe (state `creating`, or `deleted` while
-        a deletion removes the Adobe connection)."""
-        return replace(self, state=state, owner=owner, lease_until=lease_until, updated_at=now, source_id=source_id)
-
     def completed(
         self, connection_id: str, etag: str | None, *, secret_version: str | None, now: datetime
     ) -> ConnectionRecord:
@@ -139,53 +110,6 @@ class ConnectionRecord:
             may_exist=False,
             adobe_deleted=False,
         )
-
-    def failed(self, error: LastError, *, may_exist: bool, source_id: str | None) -> ConnectionRecord:
-        """`failed` with the error; the claim is released. `may_exist`: a create may have reached Adobe."""
-        return replace(
-            self,
-            state=State.FAILED,
-            last_error=error,
-            updated_at=error.at,
-            source_id=source_id,
-            lease_until=None,
-            owner=None,
-            may_exist=may_exist,
-        )
-
-    def waiting_for_secret(self, error: LastError, *, source_id: str | None) -> ConnectionRecord:
-        """`pending_secret`: a namespace event came before the namespace's secret."""
-        return replace(self, state=State.PENDING_SECRET, last_error=error, updated_at=error.at, source_id=source_id)
-
-    def deleted(self, *, now: datetime, source_id: str | None) -> ConnectionRecord:
-        """`deleted`: the namespace is gone."""
-        return replace(self, state=State.DELETED, updated_at=now, source_id=source_id, lease_until=None, owner=None)
-
-    def unleased(self) -> ConnectionRecord:
-        """The same record, no longer held by anyone."""
-        return replace(self, lease_until=None, owner=None)
-
-    def noted(self, error: LastError | None, *, source_id: str | None = None) -> ConnectionRecord:
-        """The same state with `lastError` set (or cleared)."""
-        return replace(self, last_error=error, source_id=source_id or self.source_id)
-
-    def released(self, previous: ConnectionRecord) -> ConnectionRecord:
-        """Back to what `previous` was (a verify that changed nothing), without the claim."""
-        return replace(previous, lease_until=None, owner=None, may_exist=False, last_event_at=self.last_event_at)
-
-    def saw_event(self, event_time: datetime | None) -> ConnectionRecord:
-        """Remember the newest Event Grid event applied to this record."""
-        if event_time is None or (self.last_event_at is not None and self.last_event_at >= event_time):
-            return self
-        return replace(self, last_event_at=event_time)
-
-    def newer_than(self, event_time: datetime | None) -> bool:
-        """A newer event was already applied: an event of `event_time` changes nothing."""
-        return event_time is not None and self.last_event_at is not None and self.last_event_at > event_time
-
-    def lease_live(self, now: datetime) -> bool:
-        """Another invocation holds the claim right now."""
-        return self.lease_until is not None and self.lease_until > now
 
     def request(self) -> ConnectionRequest:
         """The request that identifies this record's connection (to create it again)."""
@@ -208,8 +132,8 @@ class ConnectionRecord:
             "authType": self.auth_type.value,
             "state": self.state.value,
             "name": self.name,
-            "createdAt": _iso(self.created_at),
-            "updatedAt": _iso(self.updated_at),
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
             "lastError": self.last_error.to_json() if self.last_error else None,
         }
         if self.secret_version is not None:
@@ -244,7 +168,3 @@ class Outcome:
 
     record: ConnectionRecord
     created: bool
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

@@ -216,7 +216,9 @@ class ConnectionService:
         assert claim is not None  # new_record is given
         return claim
 
-    def _create(self, claim: Claim[ConnectionRecord], body: dict[str, Any], auth: NamespaceAuth, deadline: Deadline) -> AdobeConnection:
+    def _create(
+        self, claim: Claim[ConnectionRecord], body: dict[str, Any], auth: NamespaceAuth, deadline: Deadline
+    ) -> AdobeConnection:
         """The protocol's create; an auth spec Adobe no longer knows (1415-400) is discovered again once."""
         record = claim.record
         for attempt in (1, 2):

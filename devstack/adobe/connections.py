@@ -2,14 +2,14 @@
 patch (JSON Patch with a strict ``If-Match``) and delete.
 
 Documents are stored unmasked (the control API shows the exact params sent); every answer masks
-:data:`~devstack.adobe.specs.SECRET_PARAMS`. A connection flagged ``in_use`` (used by flows)
-cannot be deleted (``1418-400``).
+:data:`~devstack.adobe.specs.SECRET_PARAMS`. A connection flagged ``in_use`` (``mark_in_use``), or
+one the ``in_use`` callback says flows use, cannot be deleted (``1418-400``).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from devstack.adobe.context import PlatformContext
@@ -28,10 +28,14 @@ _SPEC_REF = {"id": EVENTHUBS_SPEC_ID, "version": "1.0"}
 
 
 class Connections:
-    """The /connections resource over the shared store."""
+    """The /connections resource over the shared store.
 
-    def __init__(self, ctx: PlatformContext) -> None:
+    ``in_use`` tells whether flows use a connection (read under the store lock at each DELETE).
+    """
+
+    def __init__(self, ctx: PlatformContext, *, in_use: Callable[[Record], bool] | None = None) -> None:
         self._ctx = ctx
+        self._in_use = in_use
 
     # -- control API ---------------------------------------------------------------------------
 
@@ -220,7 +224,7 @@ class Connections:
             found = self._ctx.store.get(KIND, call.params["id"], call.sandbox)
             if found is None:
                 return self._not_found(call)
-            if found.flags.get("in_use"):
+            if found.flags.get("in_use") or (self._in_use is not None and self._in_use(found)):
                 return call.problem(
                     400,
                     "1418-400",

@@ -56,11 +56,13 @@ def problem(
     *,
     resource_id: str | None = None,
     resource_type: str | None = None,
+    service: str = "FLOW",
 ) -> Response:
-    """A service error in ``style``; ``code`` is the Flow Service code, e.g. ``1401-400``.
+    """A service error in ``style``; ``code`` is the service's code, e.g. ``1401-400``.
 
     ``resource_id``/``resource_type`` (the ``report.id``/``report.type`` of the ``report`` style)
-    name the resource the error is about, when there is one.
+    name the resource the error is about, when there is one; ``service`` prefixes the code in
+    ``type`` (``FLOW`` for Flow Service, ``CAT`` for Catalog).
     """
     request_id = str(uuid.uuid4())
     tenant = {
@@ -82,7 +84,7 @@ def problem(
         if resource_type is not None:
             report["type"] = resource_type
         body = {
-            "type": f"https://ns.adobe.com/aep/errors/FLOW-{code}",
+            "type": f"https://ns.adobe.com/aep/errors/{service}-{code}",
             "title": TITLES.get(status, "Error"),
             "status": status,
             "report": report,
@@ -91,7 +93,7 @@ def problem(
         }
     else:
         body = {
-            "type": f"https://ns.adobe.com/aep/errors/FLOW-{code}",
+            "type": f"https://ns.adobe.com/aep/errors/{service}-{code}",
             "title": TITLES.get(status, "Error"),
             "status": status,
             "detail": message,

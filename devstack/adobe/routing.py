@@ -5,6 +5,9 @@ A resource module (``connections.py``, ``specs.py``, ...) builds :class:`Route` 
 ``/data/foundation/catalog``...). Patterns are paths relative to the root with ``{name}``
 placeholders for one segment (``/connections/{id}``). A handler takes a :class:`Call` (the
 request, its sandbox, the path parameters and the error builder) and returns a :class:`Response`.
+
+Mounting a pattern that an earlier :meth:`Router.mount` already served replaces every route of that
+pattern (all methods): a test can swap a built-in resource for its own module.
 """
 
 from __future__ import annotations
@@ -47,8 +50,12 @@ class Call:
         *,
         resource_id: str | None = None,
         resource_type: str | None = None,
+        service: str = "FLOW",
     ) -> Response:
-        """A service error in the current style; with ``echo`` a 4xx quotes the request body."""
+        """A service error in the current style; with ``echo`` a 4xx quotes the request body.
+
+        ``service`` is the prefix of the error type (``FLOW``, ``CAT`` for Catalog).
+        """
         if self.echo and 400 <= status < 500 and self.request.body:
             message = f"{message}; request body: {self.request.body.decode('utf-8', errors='replace')}"
         return problem(
@@ -59,6 +66,7 @@ class Call:
             self.request,
             resource_id=resource_id,
             resource_type=resource_type,
+            service=service,
         )
 
     def json_body(self, *extra_types: str) -> tuple[Any, Response | None]:
@@ -79,6 +87,10 @@ class Call:
 Handler = Callable[[Call], Response]
 
 
+def _normal(pattern: str) -> str:
+    return pattern.rstrip("/") or "/"
+
+
 @dataclass(frozen=True)
 class Route:
     """``method`` + ``pattern`` (relative to the service root, ``{name}`` = one path segment)."""
@@ -97,6 +109,7 @@ class Route:
 @dataclass
 class _Mounted:
     root: str
+    pattern: str
     method: str
     regex: re.Pattern[str]
     handler: Handler
@@ -110,12 +123,20 @@ class Router:
         self._roots: list[str] = []
 
     def mount(self, root: str, routes: Iterable[Route]) -> None:
-        """Add routes under ``root`` (a path from the host, no trailing slash)."""
+        """Add routes under ``root`` (a path from the host, no trailing slash).
+
+        Routes of a pattern mounted earlier under the same root are dropped (every method).
+        """
         root = root.rstrip("/")
         if root not in self._roots:
             self._roots.append(root)
-        for route in routes:
-            self._routes.append(_Mounted(root, route.method.upper(), route.compile(), route.handler))
+        added = [
+            _Mounted(root, _normal(route.pattern), route.method.upper(), route.compile(), route.handler)
+            for route in routes
+        ]
+        taken = {mounted.pattern for mounted in added}
+        self._routes = [m for m in self._routes if m.root != root or m.pattern not in taken]
+        self._routes.extend(added)
 
     @property
     def roots(self) -> list[str]:

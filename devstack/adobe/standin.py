@@ -1,9 +1,12 @@
 """``AdobeStandIn``: the IMS and Platform servers, their shared state and the control API.
 
 The Platform server checks every request at the gateway (:mod:`devstack.adobe.gateway`), then
-dispatches it through the routing table that each resource module contributes to
-(:mod:`devstack.adobe.connections`, :mod:`devstack.adobe.specs`); a new resource is a new module
-whose ``routes()`` is mounted in :meth:`AdobeStandIn.__init__`.
+dispatches it through the routing table that each resource module contributes to: under Flow
+Service (:data:`FLOW_SERVICE_PATH`) :mod:`~devstack.adobe.connections`, :mod:`~devstack.adobe.specs`,
+:mod:`~devstack.adobe.explore`, :mod:`~devstack.adobe.sources`, :mod:`~devstack.adobe.targets`,
+:mod:`~devstack.adobe.flows`; under Catalog (:data:`CATALOG_PATH`) :mod:`~devstack.adobe.catalog`.
+A path under no mounted root is the gateway's 404 ``404000``. A new resource is a new module whose
+``routes()`` is mounted in :meth:`AdobeStandIn.__init__`.
 """
 
 from __future__ import annotations
@@ -11,23 +14,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+from devstack.adobe.catalog import CATALOG_PATH, Datasets
 from devstack.adobe.connections import Connections
+from devstack.adobe.explore import Explore
+from devstack.adobe.flows import Flows
 from devstack.adobe.gateway import ErrorStyle, check_headers, gateway_error
 from devstack.adobe.ims import TokenIssuer, handle_token_request
 from devstack.adobe.routing import Call, Router
 from devstack.adobe.servers import FLOW_SERVICE_PATH, AdobeServer, ServerPair
+from devstack.adobe.sources import SourceConnections
 from devstack.adobe.specs import SAS_SPEC, AuthSpecs, AuthSpecTable
 from devstack.adobe.state import Store
+from devstack.adobe.targets import TargetConnections
 from devstack.faults import RecordedRequest
 from devstack.httpbase import Response
 
-__all__ = ["FLOW_SERVICE_PATH", "AdobeStandIn", "NextLinkStyle"]
+__all__ = ["CATALOG_PATH", "FLOW_SERVICE_PATH", "AdobeStandIn", "NextLinkStyle"]
 
 NextLinkStyle = Literal["absolute", "path", "relative"]
 
 
 class AdobeStandIn(ServerPair):
-    """Adobe IMS and Platform (Flow Service) stand-ins sharing state, for one org and client.
+    """Adobe IMS and Platform (Flow Service, Catalog) stand-ins sharing state, for one org and client.
 
     ``token_lifetime`` is the ``expires_in`` of issued tokens (seconds); ``create_delay`` makes
     every ``POST /connections`` slow (seconds, after validation); ``sandboxes`` are the sandbox
@@ -39,7 +47,9 @@ class AdobeStandIn(ServerPair):
     Worst-case knobs (``reset()`` restores the defaults): ``error_style`` (``"problem"``,
     ``"report"`` or ``"message"``, see :mod:`devstack.adobe.gateway`); ``echo_request_in_errors``
     (4xx service errors quote the request body, secrets included); ``page_size`` (items per page
-    without ``limit``); ``create_status`` (201, or e.g. 200/202, for a successful create).
+    without ``limit``); ``create_status`` (201, or e.g. 200/202, for a successful create). They
+    apply to every Flow Service route (connections, explore, source and target connections,
+    flows) and Catalog alike; ``create_delay`` only to ``POST /connections``.
     """
 
     def __init__(
@@ -72,9 +82,25 @@ class AdobeStandIn(ServerPair):
         self._sandboxes: set[str] = set(sandboxes)
         self._initial_sandboxes = set(self._sandboxes)
         self._initial_create_delay = create_delay
-        self._connections = Connections(self)
+        self._datasets = Datasets(self)
+        self._explore = Explore(self)
+        self._sources = SourceConnections(self)
+        self._targets = TargetConnections(self, self._datasets)
+        self._flows = Flows(self)
+        self._connections = Connections(self, in_use=self._flows.uses_base_connection)
         self.router = Router()
-        self.router.mount(FLOW_SERVICE_PATH, [*self._connections.routes(), *self.specs.routes()])
+        self.router.mount(
+            FLOW_SERVICE_PATH,
+            [
+                *self._connections.routes(),
+                *self.specs.routes(),
+                *self._explore.routes(),
+                *self._sources.routes(),
+                *self._targets.routes(),
+                *self._flows.routes(),
+            ],
+        )
+        self.router.mount(CATALOG_PATH, self._datasets.routes())
         self.ims = AdobeServer("adobe-ims", self._handle_ims, host=host, port=ims_port)
         self.platform = AdobeServer("adobe-platform", self._handle_platform, host=host, port=platform_port)
 
@@ -94,11 +120,13 @@ class AdobeStandIn(ServerPair):
 
     def reset(self) -> None:
         """Back to the constructor's state except issued tokens, ``token_lifetime`` and
-        ``next_link_style``: no objects, faults or recordings; default error style, echo, page size
-        and create status."""
+        ``next_link_style``: no objects (connections, datasets, source and target connections,
+        flows), event hubs, explore refusals, faults or recordings; default error style, echo, page
+        size and create status."""
         with self.store.lock:
             self.store.clear()
             self._sandboxes = set(self._initial_sandboxes)
+        self._explore.reset()
         self.specs.reset()
         self.create_delay = self._initial_create_delay
         self._default_knobs()
@@ -204,6 +232,46 @@ class AdobeStandIn(ServerPair):
     def delete_all(self) -> None:
         """Delete every connection in every sandbox."""
         self.store.clear("connections")
+
+    # -- event hubs, datasets and dataflows ----------------------------------------------------
+
+    @property
+    def catalog_url(self) -> str:
+        """``{platform_url}/data/foundation/catalog``."""
+        return self.platform_url + CATALOG_PATH
+
+    def set_event_hubs(self, namespace: str, hubs: list[str]) -> None:
+        """The event hubs explore lists for connections whose ``auth.params.namespace`` is
+        ``namespace`` (a scoped connection, with ``eventHubName``, lists only its own hub)."""
+        self._explore.set_event_hubs(namespace, hubs)
+
+    def refuse_explore(self, namespace: str, status: int = 400) -> None:
+        """Make explore of that namespace's connections fail (``1401-<status>``), as with a SAS
+        rule without Manage rights."""
+        self._explore.refuse(namespace, status)
+
+    def add_dataset(
+        self, name: str, *, sandbox: str = "prod", schema_id: str | None = None, dataset_id: str | None = None
+    ) -> str:
+        """Make a Catalog dataset exist; returns its id. ``schema_id`` None generates an XDM schema
+        id, ``""`` makes a dataset without schema (target connection creates then refuse it)."""
+        return self._datasets.add(name, sandbox=sandbox, schema_id=schema_id, dataset_id=dataset_id)
+
+    def datasets(self, sandbox: str = "prod") -> list[dict[str, Any]]:
+        """The datasets of a sandbox, oldest first, each with its ``id``."""
+        return self._datasets.documents(sandbox)
+
+    def source_connections(self, sandbox: str = "prod") -> list[dict[str, Any]]:
+        """The source connections of a sandbox, oldest first."""
+        return self._sources.documents(sandbox)
+
+    def target_connections(self, sandbox: str = "prod") -> list[dict[str, Any]]:
+        """The target connections of a sandbox, oldest first."""
+        return self._targets.documents(sandbox)
+
+    def flows(self, sandbox: str = "prod") -> list[dict[str, Any]]:
+        """The flows of a sandbox, oldest first."""
+        return self._flows.documents(sandbox)
 
     # -- request handling ----------------------------------------------------------------------
 

@@ -6,14 +6,20 @@ from shared.settings import Settings
 
 
 def spec(name: str, required: list[str], optional: list[str] = ()) -> dict:  # type: ignore[assignment]
-    return {"name": name, "spec": {"properties": {p: {"type": "string"} for p in [*required, *optional]}, "required": required}}
+    return {
+        "name": name,
+        "spec": {"properties": {p: {"type": "string"} for p in [*required, *optional]}, "required": required},
+    }
 
 
 DOC = {
     "authSpec": [
         spec("Basic Authentication for Event Hubs", ["sasKeyName", "sasKey", "namespace"], ["eventHubName"]),
         spec("Event Hub Azure Active Directory Auth", ["tenantId", "clientId", "clientSecretValue", "namespace"]),
-        spec("Event Hub Scoped Azure Active Directory Auth", ["tenantId", "clientId", "clientSecretValue", "namespace", "eventHubName"]),
+        spec(
+            "Event Hub Scoped Azure Active Directory Auth",
+            ["tenantId", "clientId", "clientSecretValue", "namespace", "eventHubName"],
+        ),
     ]
 }
 SAS = "Azure EventHub authentication credentials"
@@ -21,7 +27,10 @@ SAS = "Azure EventHub authentication credentials"
 
 def test_renamed_sas_spec_is_found_by_its_parameters() -> None:
     assert choose_auth_spec(DOC, ["sasKeyName", "sasKey", "namespace"], SAS) == "Basic Authentication for Event Hubs"
-    assert choose_auth_spec(DOC, ["sasKeyName", "sasKey", "namespace", "eventHubName"], SAS) == "Basic Authentication for Event Hubs"
+    assert (
+        choose_auth_spec(DOC, ["sasKeyName", "sasKey", "namespace", "eventHubName"], SAS)
+        == "Basic Authentication for Event Hubs"
+    )
 
 
 def test_aad_scoped_and_unscoped_are_told_apart() -> None:
@@ -38,7 +47,9 @@ def test_documented_name_wins_when_it_fits_and_is_the_fallback() -> None:
 
 
 def test_secret_owner() -> None:
-    settings = Settings.from_env({"KEY_VAULT_URL": "https://kv.vault.azure.net", "AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    settings = Settings.from_env(
+        {"KEY_VAULT_URL": "https://kv.vault.azure.net", "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    )
     assert settings.secret_owner("eventhubs-sas-contoso-telemetry") == (AuthType.SAS, "contoso-telemetry")
     assert settings.secret_owner("EventHubs-AAD-Contoso-Telemetry") == (AuthType.AAD, "contoso-telemetry")
     assert settings.secret_owner("adobe-client-secret") is None

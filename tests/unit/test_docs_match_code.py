@@ -6,12 +6,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = (ROOT / "shared" / "settings.py").read_text()
-READ = set(re.findall(r'(?:get|required)\("([A-Za-z_]+)"', CODE)) | set(re.findall(r'_(?:number|flag)\(get, "([A-Z_]+)"', CODE))
+READ = set(re.findall(r'(?:get|required)\("([A-Za-z_]+)"', CODE)) | set(
+    re.findall(r'_(?:number|flag)\(get, "([A-Z_]+)"', CODE)
+)
 PLATFORM = {"IDENTITY_ENDPOINT", "MSI_ENDPOINT", "REQUESTS_CA_BUNDLE"}  # set by the platform or the local stack
 
 
 def test_the_code_reads_the_contract_settings() -> None:
-    assert {"KEY_VAULT_URL", "AzureWebJobsStorage", "SECRET_CACHE_SECONDS", "DELETE_CONNECTION_ON_NAMESPACE_DELETE"} <= READ
+    assert {
+        "KEY_VAULT_URL",
+        "AzureWebJobsStorage",
+        "SECRET_CACHE_SECONDS",
+        "DELETE_CONNECTION_ON_NAMESPACE_DELETE",
+    } <= READ
 
 
 def test_readme_settings_table_lists_every_setting() -> None:

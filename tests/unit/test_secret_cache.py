@@ -21,7 +21,13 @@ class CountingClient:
 def make(ttl: float) -> tuple[KeyVaultSecrets, CountingClient, list[float]]:
     clock = [0.0]
     client = CountingClient()
-    retrier = Retrier(RetryPolicy(), monotonic=lambda: clock[0], wall_clock=lambda: datetime.now(UTC), sleep=lambda s: None, jitter=lambda: 0.0)
+    retrier = Retrier(
+        RetryPolicy(),
+        monotonic=lambda: clock[0],
+        wall_clock=lambda: datetime.now(UTC),
+        sleep=lambda s: None,
+        jitter=lambda: 0.0,
+    )
     secrets = KeyVaultSecrets(client, vault_url="https://kv", ttl=ttl, retrier=retrier, monotonic=lambda: clock[0])  # type: ignore[arg-type]
     return secrets, client, clock
 
