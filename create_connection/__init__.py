@@ -23,6 +23,20 @@ def get_connection_http(req: func.HttpRequest) -> func.HttpResponse:
     return http.get(req)
 
 
+@bp.function_name("create_dataflow_http")
+@bp.route(route="dataflows", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def create_dataflow_http(req: func.HttpRequest) -> func.HttpResponse:
+    """Create (or return) the dataflow of one event hub into a Platform dataset."""
+    return http.create_dataflow(req)
+
+
+@bp.function_name("get_dataflow_http")
+@bp.route(route="dataflows/{namespace}/{eventHubName}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def get_dataflow_http(req: func.HttpRequest) -> func.HttpResponse:
+    """Return the stored record of a dataflow, 404 when none."""
+    return http.get_dataflow(req)
+
+
 @bp.function_name("create_connection_queue")
 @bp.queue_trigger(arg_name="msg", queue_name="eventhubs-connection-requests", connection="AzureWebJobsStorage")
 def create_connection_queue(msg: func.QueueMessage) -> None:

@@ -10,8 +10,9 @@ from typing import Any, Final
 
 import azure.functions as func
 
+from shared.dataflow_records import DataflowRequest
 from shared.errors import ConnectorError, InvalidRequest
-from shared.eventhubs import validate_namespace
+from shared.eventhubs import validate_event_hub, validate_namespace
 from shared.logs import log
 from shared.models import ConnectionRequest, Source
 from shared.runtime import Runtime, get_runtime
@@ -22,8 +23,11 @@ WRITE_SUCCESS: Final = "microsoft.resources.resourcewritesuccess"
 DELETE_SUCCESS: Final = "microsoft.resources.resourcedeletesuccess"
 NAMESPACE_WRITE: Final = "microsoft.eventhub/namespaces/write"
 NAMESPACE_DELETE: Final = "microsoft.eventhub/namespaces/delete"
+EVENTHUB_WRITE: Final = "microsoft.eventhub/namespaces/eventhubs/write"
+EVENTHUB_DELETE: Final = "microsoft.eventhub/namespaces/eventhubs/delete"
 _NAMESPACE_ID: Final = re.compile(
-    r"/subscriptions/([^/]+)/resourcegroups/[^/]+/providers/microsoft\.eventhub/namespaces/([^/]+)/?",
+    r"/subscriptions/([^/]+)/resourcegroups/[^/]+/providers/microsoft\.eventhub/namespaces/([^/]+)"
+    r"(?:/eventhubs/([^/]+))?/?",
     re.IGNORECASE,
 )
 
@@ -35,6 +39,7 @@ class NamespaceEvent:
     action: str  # "write" or "delete"
     namespace: str
     subscription_id: str
+    event_hub: str | None = None  # set for an event hub's write or delete
 
 
 def parse_namespace_event(event_type: str, subject: str | None, data: Any) -> NamespaceEvent | None:
@@ -47,8 +52,8 @@ def parse_namespace_event(event_type: str, subject: str | None, data: Any) -> Na
     operation = data.get("operationName")
     if not isinstance(operation, str):
         raise InvalidRequest("The event's data.operationName is missing or not a string.", field="data.operationName")
-    wanted = NAMESPACE_WRITE if kind == WRITE_SUCCESS else NAMESPACE_DELETE
-    if operation.lower() != wanted:
+    wanted = (NAMESPACE_WRITE, EVENTHUB_WRITE) if kind == WRITE_SUCCESS else (NAMESPACE_DELETE, EVENTHUB_DELETE)
+    if operation.lower() not in wanted:
         return None
     resource = subject if isinstance(subject, str) and subject else data.get("resourceUri")
     if not isinstance(resource, str) or not resource:
@@ -56,8 +61,14 @@ def parse_namespace_event(event_type: str, subject: str | None, data: Any) -> Na
     match = _NAMESPACE_ID.fullmatch(resource.strip())
     if match is None:
         raise InvalidRequest("The event's subject is not an Event Hubs namespace resource id.", field="subject")
+    hub = match.group(3)
+    if (hub is None) != (operation.lower() in (NAMESPACE_WRITE, NAMESPACE_DELETE)):
+        raise InvalidRequest("The event's subject does not match its data.operationName.", field="subject")
     return NamespaceEvent(
-        "write" if kind == WRITE_SUCCESS else "delete", validate_namespace(match.group(2), "subject"), match.group(1)
+        "write" if kind == WRITE_SUCCESS else "delete",
+        validate_namespace(match.group(2), "subject"),
+        match.group(1),
+        validate_event_hub(hub, "subject") if hub else None,
     )
 
 
@@ -108,13 +119,42 @@ def _apply_namespace_event(
     runtime = runtime_of()
     if not runtime.settings.manages_subscription(parsed.subscription_id):
         return f"ignored: subscription {parsed.subscription_id} is not in AZURE_SUBSCRIPTION_IDS"
+    if parsed.event_hub is not None:
+        return _apply_event_hub_event(runtime, parsed, source)
     if parsed.action == "delete":
+        flows = runtime.dataflows.tear_down_namespace(
+            parsed.namespace, source, in_adobe=runtime.settings.delete_connection_on_namespace_delete
+        )
         changed = runtime.service.mark_namespace_deleted(parsed.namespace, source)
-        return f"namespace {parsed.namespace} deleted, {changed} record(s) marked"
+        return f"namespace {parsed.namespace} deleted, {changed} record(s) and {flows} dataflow(s) marked"
     request = ConnectionRequest(namespace=parsed.namespace, sandbox=runtime.settings.default_sandbox)
     outcome = runtime.service.create_or_get(request, source)
     state = "created" if outcome.created else "existing"
     return f"{outcome.record.key} {outcome.record.state.value} ({state})"
+
+
+def _apply_event_hub_event(runtime: Runtime, parsed: NamespaceEvent, source: Source) -> str:
+    """An event hub created (its dataflow, when DATAFLOW_DATASET_ID is set) or deleted (its dataflows torn down)."""
+    assert parsed.event_hub is not None
+    if parsed.action == "delete":
+        torn = runtime.dataflows.tear_down_event_hub(parsed.namespace, parsed.event_hub, source)
+        return f"event hub {parsed.namespace}/{parsed.event_hub} deleted, {torn} dataflow(s) torn down"
+    defaults = runtime.settings.dataflow_defaults
+    if defaults.dataset_id is None:
+        return "ignored: a new event hub, and DATAFLOW_DATASET_ID is not set"
+    request = DataflowRequest(
+        namespace=parsed.namespace,
+        sandbox=defaults.sandbox,
+        event_hub=parsed.event_hub,
+        dataset_id=defaults.dataset_id,
+        data_type=defaults.data_type,
+        consumer_group=defaults.consumer_group,
+        reset=defaults.reset,
+    )
+    if defaults.data_type == "raw":
+        return "ignored: DATAFLOW_DATA_TYPE raw needs a mappingId; create the dataflow with POST /api/dataflows"
+    flow = runtime.dataflows.create_or_get(request, source)
+    return f"dataflow {flow.record.key} {flow.record.state.value}"
 
 
 SECRET_NEW_VERSION: Final = "microsoft.keyvault.secretnewversioncreated"

@@ -7,10 +7,9 @@ import azure.functions as func
 from shared.errors import ConnectorError
 from shared.eventhubs import validate_event_hub, validate_namespace, validate_sandbox
 from shared.logs import log
-from shared.models import ConnectionKey
-from shared.payloads import parse_request
+from shared.models import ConnectionKey, Source
+from shared.payloads import parse_dataflow_request, parse_request
 from shared.runtime import get_runtime
-from shared.service import Source
 
 from .inputs import decode_json
 from .responses import error_response, json_response, unexpected_error_response
@@ -45,6 +44,41 @@ def get(req: func.HttpRequest) -> func.HttpResponse:
             event_hub=validate_event_hub(event_hub) if event_hub else None,
         )
         record = runtime.service.get(key)
+    except ConnectorError as err:
+        return error_response(err)
+    except Exception as err:
+        return unexpected_error_response(err)
+    return json_response(200, record.to_json())
+
+
+def create_dataflow(req: func.HttpRequest) -> func.HttpResponse:
+    """POST /api/dataflows: 201 created, 200 existing, or the contract's error."""
+    try:
+        body = decode_json(req.get_body())
+        runtime = get_runtime()
+        request = parse_dataflow_request(body, runtime.settings.dataflow_defaults)
+        outcome = runtime.dataflows.create_or_get(request, Source("http", req.headers.get("x-ms-client-request-id")))
+    except ConnectorError as err:
+        log.warning("POST /api/dataflows answered %s %s", err.http_status, err.code)
+        return error_response(err)
+    except Exception as err:
+        return unexpected_error_response(err)
+    status = 201 if outcome.created else 200
+    log.info("POST /api/dataflows %s: %s %s", status, outcome.record.key, outcome.record.state.value)
+    return json_response(status, outcome.record.to_json(created=outcome.created))
+
+
+def get_dataflow(req: func.HttpRequest) -> func.HttpResponse:
+    """GET /api/dataflows/{namespace}/{eventHubName}?sandbox=: the record, or 404."""
+    try:
+        runtime = get_runtime()
+        sandbox = req.params.get("sandbox")
+        key = ConnectionKey(
+            sandbox=runtime.settings.default_sandbox if not sandbox else validate_sandbox(sandbox),
+            namespace=validate_namespace(req.route_params.get("namespace", "")),
+            event_hub=validate_event_hub(req.route_params.get("eventHubName", "")),
+        )
+        record = runtime.dataflows.get(key)
     except ConnectorError as err:
         return error_response(err)
     except Exception as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
+from shared.dataflow_records import DataflowRequest
 from shared.errors import ConnectorError
 from shared.logs import log
 from shared.models import Source
@@ -19,11 +20,17 @@ def handle(msg: func.QueueMessage) -> None:
     what = f"queue message {msg.id or '-'} (dequeue {msg.dequeue_count or '?'})"
     try:
         runtime = get_runtime()
-        request = parse_queue_message(decode_queue_message(msg.get_body()), runtime.settings.default_sandbox)
+        request = parse_queue_message(decode_queue_message(msg.get_body()), runtime.settings.dataflow_defaults)
         source = Source("queue", msg.id)
         if isinstance(request, VerifyRequest):
             record = runtime.service.verify(request.key, source)
-            log.info("%s: verified %s (%s)", what, request.key, record.state.value if record else "no record")
+            dataflow = runtime.dataflows.verify(request.key, source) if request.key.event_hub else None
+            states = [r.state.value for r in (record, dataflow) if r is not None] or ["no record"]
+            log.info("%s: verified %s (%s)", what, request.key, ", ".join(states))
+            return
+        if isinstance(request, DataflowRequest):
+            flow = runtime.dataflows.create_or_get(request, source)
+            log.info("%s: dataflow %s %s", what, flow.record.key, flow.record.state.value)
             return
         outcome = runtime.service.create_or_get(request, source)
     except ConnectorError as err:

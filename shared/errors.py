@@ -80,6 +80,40 @@ class ConnectionNotFound(ConnectorError):
     permanent = True
 
 
+class DataflowNotFound(ConnectionNotFound):
+    """No record for the requested dataflow."""
+
+    code = "DataflowNotFound"
+
+
+class InputNotUsable(ConnectorError):
+    """The request is valid but Adobe cannot use what it names (dataset, event hub): 422."""
+
+    http_status = 422
+    code = "InputNotUsable"
+    permanent = True
+
+
+class DatasetNotFound(InputNotUsable):
+    """The dataset does not exist in the sandbox (or has no schema to write with)."""
+
+    code = "DatasetNotFound"
+
+
+class EventHubNotFound(InputNotUsable):
+    """The event hub is not in the base connection's explore listing."""
+
+    code = "EventHubNotFound"
+
+
+class ConsumerGroupInUse(ConnectorError):
+    """Another of the app's flows already reads the event hub with this consumer group: 409."""
+
+    http_status = 409
+    code = "ConsumerGroupInUse"
+    permanent = True
+
+
 class ConnectionBeingCreated(ConnectorError):
     """Another invocation holds a live claim on the same connection."""
 

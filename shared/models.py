@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from .lifecycle import Lifecycle
-from .models_base import AuthType, LastError, State, iso
+from .models_base import AuthType, LastError, State, Warning, iso
 
 __all__ = [
     "AuthType",
@@ -18,6 +18,7 @@ __all__ = [
     "Outcome",
     "Source",
     "State",
+    "Warning",
 ]
 
 
@@ -87,8 +88,14 @@ class ConnectionRecord(Lifecycle):
     lease_until: datetime | None = None
     owner: str | None = None
     may_exist: bool = False
-
     last_event_at: datetime | None = None
+    #: The event hubs Flow Service explore listed (None: not listed); `warning` says why not.
+    event_hubs: tuple[str, ...] | None = None
+    warning: Warning | None = None
+
+    def explored(self, event_hubs: tuple[str, ...] | None, warning: Warning | None) -> ConnectionRecord:
+        """The record with what explore listed (or the warning that says why it could not)."""
+        return replace(self, event_hubs=event_hubs, warning=warning)
 
     # -- named transitions (each returns the new record) -------------------------------------------
 
@@ -136,6 +143,10 @@ class ConnectionRecord(Lifecycle):
             "updatedAt": iso(self.updated_at),
             "lastError": self.last_error.to_json() if self.last_error else None,
         }
+        if self.event_hubs is not None:
+            body["eventHubs"] = list(self.event_hubs)
+        if self.warning is not None:
+            body["warning"] = self.warning.to_json()
         if self.secret_version is not None:
             body["secretVersion"] = self.secret_version
         if self.near_expiry:

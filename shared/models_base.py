@@ -37,5 +37,16 @@ class LastError:
         return {"code": self.code, "message": self.message, "at": iso(self.at)}
 
 
+@dataclass(frozen=True)
+class Warning:
+    """Something the record's owner should fix that does not make it fail (e.g. `EventHubsNotListed`)."""
+
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")

@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConnectorError
 from .logs import log
-from .models import ConnectionRecord
+from .models import ConnectionKey
 from .sensitive import scrub
 
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient
 
 
+class Publishable(Protocol):
+    """A record that can be announced: a connection or a dataflow."""
+
+    @property
+    def key(self) -> ConnectionKey: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
 class EventPublisher(Protocol):
     """Publishes `{"event", "record", "error"?}` messages."""
 
-    def publish(self, event: str, record: ConnectionRecord, error: ConnectorError | None = None) -> None:
+    def publish(self, event: str, record: Publishable, error: ConnectorError | None = None) -> None:
         """Send one notification; never raises (the record is the source of truth)."""
         ...
 
 
-def notification(event: str, record: ConnectionRecord, error: ConnectorError | None = None) -> str:
+def notification(event: str, record: Publishable, error: ConnectorError | None = None) -> str:
     """The JSON text of one notification."""
     body: dict[str, object] = {"event": event, "record": record.to_json()}
     if error is not None:
@@ -37,7 +46,7 @@ class QueueEventPublisher:
         self._queue = queue
         self.sent = 0
 
-    def publish(self, event: str, record: ConnectionRecord, error: ConnectorError | None = None) -> None:
+    def publish(self, event: str, record: Publishable, error: ConnectorError | None = None) -> None:
         from azure.core.exceptions import AzureError
 
         try:
@@ -50,5 +59,5 @@ class QueueEventPublisher:
 class NoEvents:
     """The publisher when CONNECTION_EVENTS_QUEUE is not set."""
 
-    def publish(self, event: str, record: ConnectionRecord, error: ConnectorError | None = None) -> None:
+    def publish(self, event: str, record: Publishable, error: ConnectorError | None = None) -> None:
         return None

@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .dataflow_records import DataflowRequest
 from .errors import InvalidRequest
-from .eventhubs import CONTROL_CHARS, show_input, validate_event_hub, validate_namespace, validate_sandbox
+from .eventhubs import (
+    CONSUMER_GROUP_PATTERN,
+    CONTROL_CHARS,
+    show_input,
+    validate_event_hub,
+    validate_namespace,
+    validate_sandbox,
+)
 from .models import AuthType, ConnectionKey, ConnectionRequest
 
 REQUEST_FIELDS: Final = ("namespace", "sandbox", "eventHubName", "authType", "name", "description")
 VERIFY_FIELDS: Final = ("action", "namespace", "sandbox", "eventHubName")
-ACTIONS: Final = ("create", "verify")
+DATAFLOW_FIELDS: Final = (
+    "namespace",
+    "eventHubName",
+    "sandbox",
+    "datasetId",
+    "dataType",
+    "consumerGroup",
+    "reset",
+    "mappingId",
+    "name",
+)
+ACTIONS: Final = ("create", "verify", "dataflow")
+_ADOBE_ID: Final = re.compile(r"[A-Za-z0-9-]{1,128}")
 MAX_NAME_LENGTH: Final = 256
 MAX_DESCRIPTION_LENGTH: Final = 1024
 
@@ -70,19 +91,77 @@ def parse_request(body: object, default_sandbox: str) -> ConnectionRequest:
     )
 
 
-def parse_queue_message(body: object, default_sandbox: str) -> ConnectionRequest | VerifyRequest:
-    """A queue message: the POST body, optionally with `"action": "create"`, or a verify request."""
+@dataclass(frozen=True)
+class DataflowDefaults:
+    """The settings a dataflow request falls back to."""
+
+    sandbox: str
+    dataset_id: str | None = None
+    data_type: str = "xdm"
+    consumer_group: str = "$Default"
+    reset: str = "earliest"
+
+
+def parse_dataflow_request(body: object, defaults: DataflowDefaults) -> DataflowRequest:
+    """Validate the body of POST /api/dataflows (or an `"action": "dataflow"` queue message)."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request must be a JSON object.", field=None, code="InvalidJson")
+    _reject_unknown(body, DATAFLOW_FIELDS)
+    for required in ("namespace", "eventHubName"):
+        if body.get(required) is None:
+            raise InvalidRequest(f"'{required}' is required.", field=required)
+    dataset = body.get("datasetId", defaults.dataset_id)
+    if dataset is None:
+        raise InvalidRequest("'datasetId' is required (DATAFLOW_DATASET_ID is not set).", field="datasetId")
+    data_type = _one_of(body, "dataType", ("xdm", "raw"), defaults.data_type)
+    mapping = body.get("mappingId")
+    if mapping is not None and (not isinstance(mapping, str) or not _ADOBE_ID.fullmatch(mapping)):
+        raise InvalidRequest("'mappingId' must be a mapping set id (letters, digits and hyphens).", field="mappingId")
+    if data_type == "raw" and mapping is None:
+        raise InvalidRequest("'mappingId' is required with dataType raw (a Data Prep mapping set).", field="mappingId")
+    consumer_group = body.get("consumerGroup", defaults.consumer_group)
+    if not isinstance(consumer_group, str) or not CONSUMER_GROUP_PATTERN.fullmatch(consumer_group):
+        raise InvalidRequest("'consumerGroup' is not a consumer group name.", field="consumerGroup")
+    if not isinstance(dataset, str) or not _ADOBE_ID.fullmatch(dataset):
+        raise InvalidRequest("'datasetId' must be a dataset id (letters, digits and hyphens).", field="datasetId")
+    return DataflowRequest(
+        namespace=validate_namespace(body["namespace"]),
+        sandbox=defaults.sandbox if body.get("sandbox") is None else validate_sandbox(body["sandbox"]),
+        event_hub=validate_event_hub(body["eventHubName"]),
+        dataset_id=dataset,
+        data_type=data_type,
+        consumer_group=consumer_group,
+        reset=_one_of(body, "reset", ("earliest", "latest"), defaults.reset),
+        mapping_id=mapping,
+        name=_optional_text(body, "name", MAX_NAME_LENGTH),
+    )
+
+
+def _one_of(body: Mapping[str, Any], field: str, choices: tuple[str, ...], default: str) -> str:
+    value = body.get(field, default)
+    if value not in choices:
+        raise InvalidRequest(f"'{field}' must be one of {', '.join(choices)}.", field=field)
+    return str(value)
+
+
+def parse_queue_message(
+    body: object, defaults: DataflowDefaults
+) -> ConnectionRequest | VerifyRequest | DataflowRequest:
+    """A queue message: the POST body (optionally `"action": "create"`), a verify, or a dataflow request."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request must be a JSON object.", field=None, code="InvalidJson")
     action = body.get("action", "create")
     if action not in ACTIONS:
         raise InvalidRequest(f"'action' must be one of {', '.join(ACTIONS)}.", field="action")
+    rest = {k: v for k, v in body.items() if k != "action"}
     if action == "create":
-        return parse_request({k: v for k, v in body.items() if k != "action"}, default_sandbox)
+        return parse_request(rest, defaults.sandbox)
+    if action == "dataflow":
+        return parse_dataflow_request(rest, defaults)
     _reject_unknown(body, VERIFY_FIELDS)
     if body.get("namespace") is None:
         raise InvalidRequest("'namespace' is required.", field="namespace")
-    sandbox = default_sandbox if body.get("sandbox") is None else validate_sandbox(body["sandbox"])
+    sandbox = defaults.sandbox if body.get("sandbox") is None else validate_sandbox(body["sandbox"])
     event_hub = None if body.get("eventHubName") is None else validate_event_hub(body["eventHubName"])
     return VerifyRequest(ConnectionKey(sandbox, validate_namespace(body["namespace"]), event_hub))
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from .errors import ConfigurationError, DependencyUnavailable, is_tls_failure
-from .models import AuthType, ConnectionKey, ConnectionRecord, LastError, State
+from .models import AuthType, ConnectionKey, ConnectionRecord, LastError, State, Warning
 from .sensitive import scrub
 
 if TYPE_CHECKING:
@@ -155,6 +156,8 @@ class TableRecordStore(Generic[R]):
             raise WriteConflict(str(key)) from None
 
     def list(self, sandbox: str | None = None, namespace: str | None = None) -> Iterator[R]:
+        from azure.core.exceptions import ResourceNotFoundError
+
         filters, parameters = [], {}
         if sandbox is not None:
             filters.append("PartitionKey eq @sandbox")
@@ -163,13 +166,16 @@ class TableRecordStore(Generic[R]):
             filters.append("Namespace eq @namespace")
             parameters["namespace"] = namespace
         self.operations += 1
-        with storage_errors():
-            if filters:
-                entities = self._table.query_entities(" and ".join(filters), parameters=parameters)
-            else:
-                entities = self._table.list_entities()
-            for entity in entities:
-                yield self._decode(entity)
+        try:
+            with storage_errors():
+                if filters:
+                    entities = self._table.query_entities(" and ".join(filters), parameters=parameters)
+                else:
+                    entities = self._table.list_entities()
+                for entity in entities:
+                    yield self._decode(entity)
+        except ResourceNotFoundError:
+            return  # the table does not exist yet: no records
 
 
 class storage_errors:
@@ -254,6 +260,9 @@ def to_entity(record: ConnectionRecord) -> dict[str, Any]:
         "Owner": record.owner,
         "MayExist": record.may_exist,
         "LastEventAt": record.last_event_at,
+        "EventHubs": json.dumps(list(record.event_hubs)) if record.event_hubs is not None else None,
+        "WarningCode": record.warning.code if record.warning else None,
+        "WarningMessage": record.warning.message if record.warning else None,
     }
     if record.last_error is not None:
         entity.update(
@@ -294,4 +303,8 @@ def from_entity(entity: dict[str, Any]) -> ConnectionRecord:
         owner=entity.get("Owner"),
         may_exist=bool(entity.get("MayExist", False)),
         last_event_at=_dt(entity.get("LastEventAt")),
+        event_hubs=tuple(json.loads(entity["EventHubs"])) if entity.get("EventHubs") else None,
+        warning=Warning(str(entity["WarningCode"]), str(entity.get("WarningMessage", "")))
+        if entity.get("WarningCode")
+        else None,
     )

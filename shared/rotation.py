@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from .adobe import ConnectionMissing
 from .credentials import namespace_auth
@@ -12,14 +13,18 @@ from .models import ConnectionRecord, LastError, State
 from .records import StoredRecord, WriteConflict
 from .service import ConnectionService, Source
 
+if TYPE_CHECKING:
+    from .dataflows import DataflowService
+
 _WAITING_FOR_SECRET = ("SecretNotFound",)
 
 
 class SecretEvents:
     """Reacts to `SecretNewVersionCreated` and `SecretNearExpiry` for the secrets behind connections."""
 
-    def __init__(self, service: ConnectionService) -> None:
+    def __init__(self, service: ConnectionService, dataflows: DataflowService | None = None) -> None:
         self.service = service
+        self.dataflows = dataflows
 
     def _records_behind(self, secret_name: str) -> list[ConnectionRecord]:
         owner = self.service.settings.secret_owner(secret_name)
@@ -59,6 +64,8 @@ class SecretEvents:
         )
         if waiting:
             outcome = self.service.create_or_get(record.request(), source)
+            if self.dataflows is not None and outcome.record.state is State.READY:
+                self.dataflows.resume_pending(record.key.namespace, source)  # they waited for this connection
             return 1 if outcome.created else 0
         if record.state is State.READY:
             return self._rotate(record, source)

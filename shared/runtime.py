@@ -16,6 +16,8 @@ from typing import Any
 from .adobe import AdobeClient
 from .clock import Clock
 from .credentials import forget_adobe_credentials, load_adobe_credentials
+from .dataflow_records import dataflow_store
+from .dataflows import DataflowService
 from .models import ConnectionRecord
 from .notifications import EventPublisher, NoEvents, QueueEventPublisher
 from .records import TableRecordStore, connection_store, storage_errors
@@ -37,6 +39,7 @@ class Runtime:
 
     settings: Settings
     service: ConnectionService
+    dataflows: DataflowService
     secrets: KeyVaultSecrets
     adobe: AdobeClient
     records: TableRecordStore[ConnectionRecord]
@@ -125,7 +128,18 @@ def build_runtime(settings: Settings) -> Runtime:
     service = ConnectionService(
         settings, secrets=secrets, adobe=adobe, records=records, events=events, verifies=verifies, clock=clock
     )
-    return Runtime(settings, service, secrets, adobe, records, events, verifies, SecretEvents(service))
+    dataflows = DataflowService(
+        settings,
+        connections=service,
+        adobe=adobe,
+        records=dataflow_store(tables.get_table_client(settings.dataflows_table)),
+        events=events,
+        verifies=verifies,
+        clock=clock,
+    )
+    return Runtime(
+        settings, service, dataflows, secrets, adobe, records, events, verifies, SecretEvents(service, dataflows)
+    )
 
 
 def _credential(settings: Settings) -> Any:

@@ -23,7 +23,7 @@ from .clock import Clock
 from .credentials import NamespaceAuth, load_adobe_credentials, namespace_auth
 from .errors import AdobeRejected, ConnectionNotFound, ConnectorError, SecretNotFound
 from .logs import log
-from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Outcome, Source, State
+from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Outcome, Source, State, Warning
 from .notifications import EventPublisher
 from .records import ConnectionStore, StoredRecord, WriteConflict
 from .retry import Deadline
@@ -129,10 +129,8 @@ class ConnectionService:
         except ConnectorError as err:
             self._release_failed(claim, err, source)
             raise
-        record = self.claims.complete(
-            claim,
-            claim.record.completed(made.id, made.etag, secret_version=auth.secret_version, now=self.clock.now()),
-        )
+        completed = claim.record.completed(made.id, made.etag, secret_version=auth.secret_version, now=self.clock.now())
+        record = self.claims.complete(claim, completed.explored(*self._explore(completed, deadline)))
         if made.uncertain:
             self._schedule_verify(record.key)
         created = made.created
@@ -254,6 +252,23 @@ class ConnectionService:
             return connection  # gone meanwhile: the next request creates it again (drift repair)
         return replace(updated, created=False, uncertain=connection.uncertain)
 
+    def _explore(self, record: ConnectionRecord, deadline: Deadline) -> tuple[tuple[str, ...] | None, Warning | None]:
+        """The event hubs the new connection can read, or the warning that says why Adobe cannot list them."""
+        assert record.connection_id is not None
+        try:
+            return self.adobe.explore(record.key.sandbox, record.connection_id, deadline), None
+        except AdobeRejected as err:
+            message = (
+                f"Adobe could not list the event hubs of namespace '{record.key.namespace}' "
+                f"({err.adobe.code or err.adobe.status}): give the SAS rule of the namespace's secret Manage rights "
+                "(Adobe needs them to list event hubs), then verify the connection."
+            )
+            log.warning("connection %s: %s", record.key, message)
+            return None, Warning("EventHubsNotListed", message)
+        except ConnectorError as err:
+            log.warning("could not list the event hubs of %s (%s); the next verify tries again", record.key, err.code)
+            return record.event_hubs, record.warning
+
     def _verification_due(self, record: ConnectionRecord) -> bool:
         checked = record.verified_at or record.updated_at
         return (self.clock.now() - checked).total_seconds() >= self.settings.verify_after_seconds
@@ -340,12 +355,10 @@ class ConnectionService:
                 return self.create_or_get(previous.request(), source, verify=True).record
             log.info("verify of %s: no connection in Adobe; the record stays %s", key, previous.state.value)
             return previous
-        record = self.claims.complete(
-            claim,
-            claim.record.completed(
-                kept.id, kept.etag or previous.etag, secret_version=previous.secret_version, now=self.clock.now()
-            ),
+        completed = claim.record.completed(
+            kept.id, kept.etag or previous.etag, secret_version=previous.secret_version, now=self.clock.now()
         )
+        record = self.claims.complete(claim, completed.explored(*self._explore(completed, deadline)))
         if kept.id != previous.connection_id:
             log.warning("verify of %s: adopted connection %s found by its name", key, kept.id)
         log.info("verify of %s: exactly one connection (%s)", key, kept.id)

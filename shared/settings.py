@@ -11,14 +11,16 @@ from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
-from .eventhubs import NAMESPACE_PATTERN, SANDBOX_PATTERN
+from .eventhubs import CONSUMER_GROUP_PATTERN, NAMESPACE_PATTERN, SANDBOX_PATTERN
 from .models import AuthType
+from .payloads import DataflowDefaults
 from .sensitive import Secret, register_secret
 
 DEFAULT_SCOPES: Final = "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
 _SECRET_NAME: Final = re.compile(r"[0-9A-Za-z-]{1,127}")
 _TABLE_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 _QUEUE_NAME: Final = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+_ADOBE_ID: Final = re.compile(r"[A-Za-z0-9-]{1,128}")
 _TRUE: Final = {"true", "1", "yes"}
 _FALSE: Final = {"false", "0", "no", ""}
 
@@ -63,6 +65,11 @@ class Settings:
     #: Lowercase subscription ids this app manages; empty when AZURE_SUBSCRIPTION_IDS is unset.
     subscription_ids: frozenset[str]
     ca_bundle: str | None
+    dataflows_table: str = "EventHubsDataflows"
+    dataflow_dataset_id: str | None = None
+    dataflow_data_type: str = "xdm"
+    dataflow_consumer_group: str = "$Default"
+    dataflow_reset: str = "earliest"
 
     @property
     def connect_timeout_seconds(self) -> float:
@@ -77,6 +84,16 @@ class Settings:
     def key_vault_is_emulator(self) -> bool:
         """A vault on a loopback host is a local emulator: the challenge-resource check is off."""
         return is_loopback(urlsplit(self.key_vault_url).hostname or "")
+
+    @property
+    def dataflow_defaults(self) -> DataflowDefaults:
+        return DataflowDefaults(
+            self.default_sandbox,
+            self.dataflow_dataset_id,
+            self.dataflow_data_type,
+            self.dataflow_consumer_group,
+            self.dataflow_reset,
+        )
 
     def sas_secret_name(self, namespace: str) -> str:
         return self.sas_secret_template.format(namespace=namespace)
@@ -134,11 +151,21 @@ class Settings:
                 "and single hyphens.",
                 setting="CONNECTION_EVENTS_QUEUE",
             )
-        table = get("CONNECTIONS_TABLE", "EventHubsConnections") or ""
-        if not _TABLE_NAME.fullmatch(table):
+        table = _table(get, "CONNECTIONS_TABLE", "EventHubsConnections")
+        dataflows_table = _table(get, "DATAFLOWS_TABLE", "EventHubsDataflows")
+        if dataflows_table.lower() == table.lower():
+            raise ConfigurationError("DATAFLOWS_TABLE must differ from CONNECTIONS_TABLE.", setting="DATAFLOWS_TABLE")
+        dataset = get("DATAFLOW_DATASET_ID")
+        if dataset is not None and not _ADOBE_ID.fullmatch(dataset):
             raise ConfigurationError(
-                "CONNECTIONS_TABLE must be a table name: 3 to 63 letters and digits, starting with a letter.",
-                setting="CONNECTIONS_TABLE",
+                "DATAFLOW_DATASET_ID must be a dataset id (letters, digits and hyphens).", setting="DATAFLOW_DATASET_ID"
+            )
+        consumer_group = get("DATAFLOW_CONSUMER_GROUP", "$Default") or ""
+        if not CONSUMER_GROUP_PATTERN.fullmatch(consumer_group):
+            raise ConfigurationError(
+                "DATAFLOW_CONSUMER_GROUP must be a consumer group name: 1 to 50 letters, digits, '.', '-', '_' "
+                "(or $Default).",
+                setting="DATAFLOW_CONSUMER_GROUP",
             )
         sandbox = get("ADOBE_SANDBOX_NAME", "prod") or ""
         if not SANDBOX_PATTERN.fullmatch(sandbox):
@@ -182,6 +209,11 @@ class Settings:
             sas_secret_template=sas_template,
             aad_secret_template=aad_template,
             connections_table=table,
+            dataflows_table=dataflows_table,
+            dataflow_dataset_id=dataset,
+            dataflow_data_type=_choice(get, "DATAFLOW_DATA_TYPE", ("xdm", "raw")),
+            dataflow_consumer_group=consumer_group,
+            dataflow_reset=_choice(get, "DATAFLOW_RESET", ("earliest", "latest")),
             events_queue=events_queue,
             secret_cache_seconds=_number(get, "SECRET_CACHE_SECONDS", 300, minimum=0),
             delete_connection_on_namespace_delete=_flag(get, "DELETE_CONNECTION_ON_NAMESPACE_DELETE"),
@@ -281,6 +313,22 @@ def _number(get: _Getter, setting: str, default: float, *, minimum: float) -> fl
         value = float("nan")
     if not value >= minimum or value == float("inf"):
         raise ConfigurationError(f"{setting} must be a number of seconds >= {minimum:g}.", setting=setting)
+    return value
+
+
+def _table(get: _Getter, setting: str, default: str) -> str:
+    table = get(setting, default) or ""
+    if not _TABLE_NAME.fullmatch(table):
+        raise ConfigurationError(
+            f"{setting} must be a table name: 3 to 63 letters and digits, starting with a letter.", setting=setting
+        )
+    return table
+
+
+def _choice(get: _Getter, setting: str, choices: tuple[str, ...]) -> str:
+    value = (get(setting, choices[0]) or "").lower()
+    if value not in choices:
+        raise ConfigurationError(f"{setting} must be one of {', '.join(choices)}.", setting=setting)
     return value
 
 

@@ -6,6 +6,7 @@ from .client import (
     AdobeClient,
     AdobeConnection,
     ConnectionMissing,
+    Dataset,
     connection_body,
     is_unknown_auth_spec,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "AdobeConnection",
     "AdobeCredentials",
     "ConnectionMissing",
+    "Dataset",
     "connection_body",
     "is_unknown_auth_spec",
 ]

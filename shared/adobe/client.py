@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 EVENT_HUBS_SPEC_ID: Final = "bf9f5905-92b7-48bf-bf20-455bc6b60a4e"
 EVENT_HUBS_SPEC_VERSION: Final = "1.0"
 FLOW_SERVICE_PATH: Final = "/data/foundation/flowservice"
+CATALOG_PATH: Final = "/data/foundation/catalog"
 #: How long a connection spec read is reused, and how soon a failed read is tried again.
 SPEC_TTL_SECONDS: Final = 3600.0
 SPEC_RETRY_SECONDS: Final = 60.0
@@ -39,6 +40,16 @@ class AdobeConnection:
     created_at: float = 0.0
     #: Some attempt's outcome was unknown: Adobe may hold a second one (a late commit) until a verify.
     uncertain: bool = False
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A Platform dataset as Catalog reports it: its schema feeds the target connection."""
+
+    id: str
+    name: str
+    schema_id: str | None
+    schema_version: str | None
 
 
 class ConnectionMissing(Exception):
@@ -79,6 +90,14 @@ class AdobeApi(Protocol):
 
     def get_connection(self, sandbox: str, connection_id: str, deadline: Deadline) -> AdobeConnection | None:
         """The connection by id, or None."""
+        ...
+
+    def explore(self, sandbox: str, connection_id: str, deadline: Deadline) -> tuple[str, ...]:
+        """The event hubs the connection can read (explore root); AdobeRejected when Adobe cannot list them."""
+        ...
+
+    def read_dataset(self, sandbox: str, dataset_id: str, deadline: Deadline) -> Dataset | None:
+        """The dataset (Catalog), or None when it does not exist."""
         ...
 
     def update_auth_params(
@@ -130,6 +149,7 @@ class AdobeClient:
             on_refused=on_refused,
         )
         self._flow_url = platform_url + FLOW_SERVICE_PATH
+        self._catalog_url = platform_url + CATALOG_PATH
         self._monotonic = monotonic
         self._specs: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._spec_lock = threading.Lock()
@@ -240,6 +260,37 @@ class AdobeClient:
             return None
         etag = items[0].get("etag")
         return AdobeConnection(connection_id, etag if isinstance(etag, str) else None, request_id(response))
+
+    def explore(self, sandbox: str, connection_id: str, deadline: Deadline) -> tuple[str, ...]:
+        url = self._url("connections", connection_id) + "/explore"
+        response = self._http.platform("GET", url, sandbox, deadline, ok=(200,), params=[("objectType", "root")])
+        try:
+            items = response.json()
+        except ValueError:
+            items = []
+        if isinstance(items, dict):
+            items = items.get("items") or []
+        names = [i.get("name") for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+        return tuple(sorted({n.lower() for n in names if isinstance(n, str) and n}))
+
+    def read_dataset(self, sandbox: str, dataset_id: str, deadline: Deadline) -> Dataset | None:
+        checked = checked_id(dataset_id, source="request")
+        url = f"{self._catalog_url}/dataSets/{checked}"
+        response = self._http.platform("GET", url, sandbox, deadline, ok=(200, 404))
+        if response.status_code == 404:
+            return None
+        body = json_body(response)
+        data = body.get(dataset_id) or (next(iter(body.values()), None) if len(body) == 1 else None)
+        if not isinstance(data, dict):
+            return None
+        schema: dict[str, Any] = data["schemaRef"] if isinstance(data.get("schemaRef"), dict) else {}
+        schema_id, version = schema.get("id"), schema.get("contentType")
+        return Dataset(
+            dataset_id,
+            str(data.get("name") or dataset_id),
+            schema_id if isinstance(schema_id, str) and schema_id else None,
+            version if isinstance(version, str) and version else None,
+        )
 
     def update_auth_params(
         self, sandbox: str, connection_id: str, etag: str | None, params: dict[str, Any], deadline: Deadline

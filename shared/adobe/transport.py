@@ -24,6 +24,10 @@ def checked_id(value: object, *, source: str) -> str:
     """An Adobe id safe to put in a URL path (letters, digits, hyphens), or ConfigurationError."""
     if isinstance(value, str) and ADOBE_ID.fullmatch(value):
         return value
+    if source == "request":
+        from ..errors import InvalidRequest
+
+        raise InvalidRequest("The id must be letters, digits and hyphens.", field="datasetId")
     if source == "storage":
         raise ConfigurationError(
             "A record in the CONNECTIONS_TABLE table holds an id that is not an Adobe id (letters, digits and "

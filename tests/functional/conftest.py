@@ -77,6 +77,20 @@ class App:
         )
         return self._checked("GET", f"/api/connections/{namespace}", response)
 
+    def post_dataflow(self, body: Any, **headers: str) -> func.HttpResponse:
+        response = indexed_function("create_dataflow_http")(
+            http_request("POST", "/api/dataflows", body=body, headers=headers)
+        )
+        return self._checked("POST", "/api/dataflows", response)
+
+    def get_dataflow(self, namespace: str, event_hub: str, **params: str) -> func.HttpResponse:
+        path = f"/api/dataflows/{namespace}/{event_hub}"
+        route = {"namespace": namespace, "eventHubName": event_hub}
+        response = indexed_function("get_dataflow_http")(
+            http_request("GET", path, route_params=route, params=params)
+        )
+        return self._checked("GET", path, response)
+
     def _checked(self, method: str, path: str, response: func.HttpResponse) -> func.HttpResponse:
         """Every HTTP answer is kept for the leak check and validated against openapi.yaml."""
         self.responses.append(response.get_body())
@@ -170,6 +184,7 @@ def app(stack: LocalStack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCa
         monkeypatch.delenv(name, raising=False)
     env = stack.apply_env(monkeypatch.setenv)
     env["CONNECTIONS_TABLE"] = "T" + uuid.uuid4().hex[:16]
+    env["DATAFLOWS_TABLE"] = "F" + uuid.uuid4().hex[:16]
     env.update(TEST_SETTINGS)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -74,7 +74,7 @@ def test_stale_etag_is_reread_and_retried_once(app: App) -> None:
     )
     app.event(secret_event(), function="on_secret_event")
     assert len(patches(app)) == 2
-    assert len(app.stack.adobe.calls("GET", rf"/connections/{created['connectionId']}")) == 1
+    assert len(app.stack.adobe.calls("GET", rf"/connections/{created['connectionId']}$")) == 1
     assert body(app.get(NS))["secretVersion"] == app.stack.keyvault.versions(SAS_SECRET)[-1]
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.adobe import AdobeConnection, ConnectionMissing
+from shared.adobe import AdobeConnection, ConnectionMissing, Dataset
 from shared.clock import Clock
 from shared.errors import ConnectorError, DependencyUnavailable, SecretNotFound
 from shared.models import ConnectionKey, ConnectionRecord
@@ -128,6 +128,8 @@ class FakeAdobe:
     lists: int = 0
     deletes: list[str] = field(default_factory=list)
     max_attempts: int = 4
+    event_hubs: list[str] = field(default_factory=list)
+    datasets: dict[str, Dataset] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def _store(self, sandbox: str, collection: str, body: dict[str, Any]) -> FakeObject:
@@ -206,6 +208,14 @@ class FakeAdobe:
             if obj.id == connection_id:
                 return AdobeConnection(obj.id, f'"{obj.id}"', None)
         return None
+
+    def explore(self, sandbox: str, connection_id: str, deadline: Deadline) -> tuple[str, ...]:
+        self.calls += 1
+        return tuple(self.event_hubs)
+
+    def read_dataset(self, sandbox: str, dataset_id: str, deadline: Deadline) -> Dataset | None:
+        self.calls += 1
+        return self.datasets.get(dataset_id)
 
     def update_auth_params(
         self, sandbox: str, connection_id: str, etag: str | None, params: dict[str, Any], deadline: Deadline

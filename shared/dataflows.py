@@ -1,0 +1,417 @@
+"""Dataflows: an event hub into a Platform dataset (source connection, target connection, flow), each
+created exactly once through the protocol of `claims.py`, and torn down in order.
+
+A create:
+  1. read the record: `ready` answers at once;
+  2. the base connection (created first when missing; the namespace's scoped one when its secret is
+     scoped to this hub), the event hub in its explore listing, the dataset in Catalog, the
+     consumer group not used by another of the app's flows on that hub;
+  3. claim, then source → target → flow, each under its deterministic name and recorded as soon
+     as it exists (a retry goes on where a failure stopped: no orphans, no duplicates);
+  4. complete; after an uncertain outcome, a delayed verify.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .adobe import EVENT_HUBS_SPEC_ID, AdobeApi, Dataset
+from .claims import Claim, Claims, VerifyQueue, converge, create_once
+from .clock import Clock
+from .dataflow_records import DataflowOutcome, DataflowRecord, DataflowRequest, Step, object_name
+from .errors import (
+    ConnectorError,
+    ConsumerGroupInUse,
+    DataflowNotFound,
+    DatasetNotFound,
+    EventHubNotFound,
+    SecretNotFound,
+    SecretProblem,
+)
+from .logs import log
+from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Source, State
+from .notifications import EventPublisher
+from .records import RecordStore, Stored
+from .retry import Deadline
+from .service import ConnectionService
+from .settings import Settings
+
+DATA_LAKE_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
+FLOW_SPEC_ID = "d69717ba-71b4-4313-b654-49f9cf126d7a"
+DataflowStore = RecordStore[DataflowRecord]
+
+
+class DataflowService:
+    """Creates, returns, verifies and tears down the dataflows of event hubs."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        connections: ConnectionService,
+        adobe: AdobeApi,
+        records: DataflowStore,
+        events: EventPublisher,
+        verifies: VerifyQueue,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.connections = connections
+        self.adobe = adobe
+        self.records = records
+        self.events = events
+        self.verifies = verifies
+        self.clock = clock
+        self.claims: Claims[DataflowRecord] = Claims(
+            records, clock, lease_seconds=settings.claim_lease_seconds, wait_seconds=settings.claim_wait_seconds
+        )
+
+    def get(self, key: ConnectionKey) -> DataflowRecord:
+        stored = self.records.get(key)
+        if stored is None:
+            raise DataflowNotFound(
+                f"No dataflow is recorded for event hub '{key.event_hub}' of namespace '{key.namespace}' in sandbox "
+                f"'{key.sandbox}'."
+            )
+        return stored.record
+
+    def _deadline(self) -> Deadline:
+        return Deadline(self.clock.monotonic, self.settings.retry_budget_seconds)
+
+    # -- create ----------------------------------------------------------------------------------
+
+    def create_or_get(self, request: DataflowRequest, source: Source) -> DataflowOutcome:
+        """Return the existing dataflow, or create its three Adobe objects exactly once."""
+        stored = self.records.get(request.key)
+        if stored is not None:
+            record = stored.record
+            if record.newer_than(source.event_time) or record.not_after_deletion(source.event_time):
+                return DataflowOutcome(record, created=False)
+            if record.state is State.READY:
+                return DataflowOutcome(record, created=False)
+        try:
+            connection = self._base_connection(request, source)
+            deadline = self._deadline()
+            dataset = self._check(request, connection, deadline)
+        except ConnectorError as err:
+            if err.permanent:
+                self._record_failure(request, stored, connection_id=None, err=err, source=source)
+            raise
+        claim = self.claims.take(
+            request.key,
+            stored,
+            new_record=lambda now: self._new_record(request, now, source),
+            takeover=lambda current: self._takeover(current, request, source),
+            source_id=source.id,
+            proceed=lambda current: not current.newer_than(source.event_time),
+        )
+        assert claim is not None
+        if not isinstance(claim, Claim):
+            return DataflowOutcome(claim, created=False)
+        claim = self.claims.save(claim, _with_connection(claim.record, connection))
+        claim, uncertain = self._create_objects(claim, connection, dataset, source)
+        record = self.claims.complete(claim, claim.record.completed(now=self.clock.now()))
+        if uncertain:
+            self._schedule_verify(record.key)
+        log.info("dataflow %s created: flow %s (%s)", record.key, record.flow_id, source.describe())
+        self.events.publish("dataflow-created", record)
+        return DataflowOutcome(record, created=True)
+
+    def _base_connection(self, request: DataflowRequest, source: Source) -> ConnectionRecord:
+        """The namespace's connection (scoped to this hub when its secret is), created when missing."""
+        outcome = self.connections.create_or_get(
+            ConnectionRequest(request.namespace, request.sandbox), Source(source.kind, source.id)
+        )
+        record = outcome.record
+        if record.key.event_hub not in (None, request.event_hub):
+            raise SecretProblem(
+                f"The namespace's secret is scoped to event hub '{record.key.event_hub}' (EntityPath), not "
+                f"'{request.event_hub}'.",
+                secret_name=self.settings.sas_secret_name(request.namespace),
+            )
+        if record.state is not State.READY or record.connection_id is None:
+            raise SecretNotFound(
+                f"The connection of namespace '{request.namespace}' is {record.state.value}; the dataflow follows "
+                "once it exists.",
+                secret_name=self.settings.sas_secret_name(request.namespace),
+            )
+        return record
+
+    def _check(self, request: DataflowRequest, connection: ConnectionRecord, deadline: Deadline) -> Dataset:
+        """What Adobe can check cheaply, before anything is created."""
+        if connection.event_hubs is not None and request.event_hub not in connection.event_hubs:
+            raise EventHubNotFound(
+                f"Event hub '{request.event_hub}' is not among the event hubs Adobe lists for namespace "
+                f"'{request.namespace}' ({', '.join(connection.event_hubs) or 'none'})."
+            )
+        dataset = self.adobe.read_dataset(request.sandbox, request.dataset_id, deadline)
+        if dataset is None:
+            raise DatasetNotFound(f"Dataset '{request.dataset_id}' does not exist in sandbox '{request.sandbox}'.")
+        if dataset.schema_id is None or dataset.schema_version is None:
+            raise DatasetNotFound(f"Dataset '{request.dataset_id}' has no XDM schema to write with.")
+        for other in self.records.list(namespace=request.namespace):
+            if (
+                other.key != request.key
+                and other.key.event_hub == request.event_hub
+                and other.consumer_group == request.consumer_group
+                and other.state is not State.DELETED
+            ):
+                raise ConsumerGroupInUse(
+                    f"Consumer group '{request.consumer_group}' of event hub '{request.event_hub}' already serves the "
+                    f"dataflow in sandbox '{other.key.sandbox}'; a consumer group serves one flow at a time: name "
+                    "another consumerGroup."
+                )
+        return dataset
+
+    def _new_record(self, request: DataflowRequest, now: datetime, source: Source) -> DataflowRecord:
+        return DataflowRecord(
+            key=request.key,
+            state=State.CREATING,
+            name=request.name or object_name(request.key, Step.FLOW),
+            created_at=now,
+            updated_at=now,
+            dataset_id=request.dataset_id,
+            data_type=request.data_type,
+            consumer_group=request.consumer_group,
+            reset=request.reset,
+            mapping_id=request.mapping_id,
+        ).saw_event(source.event_time)
+
+    @staticmethod
+    def _takeover(current: DataflowRecord, request: DataflowRequest, source: Source) -> DataflowRecord:
+        may_exist = current.may_exist or current.state is State.CREATING
+        if current.state is State.DELETED:  # created again: new objects
+            for step in Step:
+                current = current.with_object(step, None)
+        return _replace(current, may_exist=may_exist, adobe_deleted=False).saw_event(source.event_time)
+
+    def _create_objects(
+        self, claim: Claim[DataflowRecord], connection: ConnectionRecord, dataset: Dataset, source: Source
+    ) -> tuple[Claim[DataflowRecord], bool]:
+        """Source, target, flow: each made once and recorded at once (the claim is kept in between); a
+        failure is recorded with what was made, so the retry goes on from there."""
+        uncertain, deadline = False, self._deadline()
+        try:
+            for step in Step:
+                record = claim.record
+                if record.object_id(step) is not None:
+                    continue
+                body = _body(step, record, connection, dataset)
+                made = create_once(
+                    self.adobe,
+                    record.key.sandbox,
+                    step.value,
+                    body,
+                    keep=None,
+                    look_up_first=record.may_exist,
+                    deadline=deadline,
+                )
+                uncertain = uncertain or made.uncertain
+                claim = self.claims.save(claim, record.with_object(step, made.id))
+        except ConnectorError as err:
+            self._release_failed(claim, err, source)
+            raise
+        return claim, uncertain
+
+    # -- verify and teardown -------------------------------------------------------------------------
+
+    def verify(self, key: ConnectionKey, source: Source) -> DataflowRecord | None:
+        """Keep exactly one of each of the dataflow's objects: the recorded one, else the oldest (recorded)."""
+        stored = self.records.get(key)
+        if stored is None or stored.record.state is State.DELETED:
+            return stored.record if stored else None
+        claim = self.claims.take(
+            key, stored, new_record=None, takeover=lambda r: r, source_id=source.id, reclaim_ready=lambda _: True
+        )
+        if not isinstance(claim, Claim):
+            return claim
+        previous = claim.previous
+        assert previous is not None
+        record = claim.record
+        deadline = self._deadline()
+        try:
+            for step in Step:
+                kept = converge(
+                    self.adobe,
+                    key.sandbox,
+                    step.value,
+                    record.object_name(step),
+                    keep=record.object_id(step),
+                    deadline=deadline,
+                )
+                record = record.with_object(step, kept.id if kept else None)
+        except ConnectorError:
+            self.claims.release(claim, claim.record.released(previous))
+            raise
+        complete = all(record.object_id(step) for step in Step)
+        final = record.completed(now=self.clock.now()) if complete else record.released(previous)
+        return self.claims.complete(claim, _with_state(final, previous) if not complete else final)
+
+    def tear_down(self, key: ConnectionKey, source: Source, *, in_adobe: bool = True) -> bool:
+        """The event hub is gone: delete the flow, then its source and target connections; mark it `deleted`.
+
+        With `in_adobe=False` (a namespace deleted without DELETE_CONNECTION_ON_NAMESPACE_DELETE) the
+        record is only marked."""
+        claim = self.claims.take(
+            key,
+            self.records.get(key),
+            new_record=None,
+            takeover=lambda current: current.deleted(now=self.clock.now(), source_id=source.id).saw_event(
+                source.event_time
+            ),
+            source_id=source.id,
+            reclaim_ready=lambda _: True,
+            proceed=lambda current: (
+                not current.newer_than(source.event_time)
+                and (current.state is not State.DELETED or not current.adobe_deleted)
+            ),
+            state=State.DELETED,
+        )
+        if not isinstance(claim, Claim):
+            return False
+        previous = claim.previous
+        assert previous is not None
+        record, error = claim.record.unleased(), None
+        try:
+            for step in (Step.FLOW, Step.SOURCE, Step.TARGET) if in_adobe else ():
+                object_id = record.object_id(step)
+                if object_id is not None:
+                    self.adobe.delete(key.sandbox, step.value, object_id, self._deadline())
+            record = _replace(record, adobe_deleted=in_adobe, last_error=None)
+        except ConnectorError as err:
+            error = err
+            record = record.noted(LastError(err.code, err.message, self.clock.now()))
+        self.claims.release(claim, record)
+        if previous.state is not State.DELETED:
+            self.events.publish("dataflow-deleted", record, error)
+        log.info("dataflow %s torn down (%s)", key, source.describe())
+        if error is not None and not error.permanent:
+            raise error
+        return previous.state is not State.DELETED
+
+    def tear_down_namespace(self, namespace: str, source: Source, *, in_adobe: bool) -> int:
+        """Every dataflow of a deleted namespace, before its base connection (Adobe's 1418-400 otherwise)."""
+        records = list(self.records.list(namespace=namespace))
+        return sum(1 for record in records if self.tear_down(record.key, source, in_adobe=in_adobe))
+
+    def tear_down_event_hub(self, namespace: str, event_hub: str, source: Source) -> int:
+        """The dataflows of a deleted event hub, in every sandbox (the event carries none)."""
+        records = [r for r in self.records.list(namespace=namespace) if r.key.event_hub == event_hub]
+        return sum(1 for record in records if self.tear_down(record.key, source))
+
+    def resume_pending(self, namespace: str, source: Source) -> int:
+        """Dataflows that waited for their namespace's connection (its secret came later)."""
+        resumed = 0
+        for record in list(self.records.list(namespace=namespace)):
+            if record.state is State.PENDING_SECRET or (
+                record.state is State.FAILED
+                and record.last_error is not None
+                and record.last_error.code == "SecretNotFound"
+            ):
+                resumed += int(self.create_or_get(record.request(), source).created)
+        return resumed
+
+    # -- failures --------------------------------------------------------------------------------
+
+    def _release_failed(self, claim: Claim[DataflowRecord], err: ConnectorError, source: Source) -> None:
+        may_exist = claim.record.may_exist or err.outcome_unknown
+        failed = claim.record.failed(
+            LastError(err.code, err.message, self.clock.now()), may_exist=may_exist, source_id=source.id
+        )
+        if may_exist:
+            self._schedule_verify(failed.key)
+        if self.claims.release(claim, failed) and err.permanent:
+            self.events.publish("dataflow-failed", failed, err)
+        log.warning("dataflow %s failed: %s %s (%s)", failed.key, err.code, err.message, source.describe())
+
+    def _record_failure(
+        self,
+        request: DataflowRequest,
+        stored: Stored[DataflowRecord] | None,
+        *,
+        connection_id: str | None,
+        err: ConnectorError,
+        source: Source,
+    ) -> None:
+        now = self.clock.now()
+        error = LastError(err.code, err.message, now)
+        base = stored.record if stored is not None else self._new_record(request, now, source)
+        if stored is not None and (base.state is State.READY or base.lease_live(now)):
+            return
+        waiting = isinstance(err, SecretNotFound) and source.is_event
+        record = (
+            base.waiting_for_secret(error, source_id=source.id)
+            if waiting
+            else base.failed(error, may_exist=base.may_exist, source_id=source.id)
+        )
+        try:
+            if stored is None:
+                self.records.insert(record.unleased())
+            else:
+                self.records.replace(record.unleased(), stored.etag)
+        except Exception as write_err:
+            log.warning("could not record the failure of dataflow %s: %s", request.key, type(write_err).__name__)
+            return
+        log.warning(
+            "dataflow %s %s: %s %s (%s)", record.key, record.state.value, err.code, err.message, source.describe()
+        )
+        if record.state is State.FAILED:
+            self.events.publish("dataflow-failed", record, err)
+
+    def _schedule_verify(self, key: ConnectionKey) -> None:
+        try:
+            self.verifies.schedule(key, self.settings.verify_delay_seconds)
+        except ConnectorError as err:
+            log.error("could not queue the verify of dataflow %s (%s)", key, err.code)
+
+
+def _body(step: Step, record: DataflowRecord, connection: ConnectionRecord, dataset: Dataset) -> dict[str, Any]:
+    """The create body of one of the dataflow's objects, as Adobe's tutorials document it."""
+    name, description = record.object_name(step), f"Created by the Event Hubs connector for {record.key}"
+    if step is Step.SOURCE:
+        return {
+            "name": name,
+            "description": description,
+            "baseConnectionId": connection.connection_id,
+            "connectionSpec": {"id": EVENT_HUBS_SPEC_ID, "version": "1.0"},
+            "data": {"format": "json"},
+            "params": {
+                "eventHubName": record.key.event_hub,
+                "dataType": record.data_type,
+                "reset": record.reset,
+                "consumerGroup": record.consumer_group,
+            },
+        }
+    if step is Step.TARGET:
+        return {
+            "name": name,
+            "description": description,
+            "data": {"format": "parquet_xdm", "schema": {"id": dataset.schema_id, "version": dataset.schema_version}},
+            "params": {"dataSetId": record.dataset_id},
+            "connectionSpec": {"id": DATA_LAKE_SPEC_ID, "version": "1.0"},
+        }
+    body: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "flowSpec": {"id": FLOW_SPEC_ID, "version": "1.0"},
+        "sourceConnectionIds": [record.source_connection_id],
+        "targetConnectionIds": [record.target_connection_id],
+    }
+    if record.mapping_id is not None:
+        body["transformations"] = [{"name": "Mapping", "params": {"mappingId": record.mapping_id, "mappingVersion": 0}}]
+    return body
+
+
+def _replace(record: DataflowRecord, **changes: Any) -> DataflowRecord:
+    from dataclasses import replace
+
+    return replace(record, **changes)
+
+
+def _with_connection(record: DataflowRecord, connection: ConnectionRecord) -> DataflowRecord:
+    return _replace(record, connection_id=connection.connection_id)
+
+
+def _with_state(record: DataflowRecord, previous: DataflowRecord) -> DataflowRecord:
+    return _replace(record, state=previous.state, last_error=previous.last_error)
