@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.child import cold_main, http_request, serve
+from bench.child import cold_main, dataflow_request, http_request, serve
 
 SAS_SPEC = "Azure EventHub authentication credentials"
 EVENT_HUBS_SPEC = {"id": "bf9f5905-92b7-48bf-bf20-455bc6b60a4e", "version": "1.0"}
@@ -52,6 +52,9 @@ class Baseline:
         self.ca_bundle = env.get("REQUESTS_CA_BUNDLE")
         self.storage = env["AzureWebJobsStorage"]
         self.table_name = env.get("CONNECTIONS_TABLE", "EventHubsConnections")
+        self.flows_table_name = env.get("DATAFLOWS_TABLE", "EventHubsDataflows")
+        self.dataset_id = env.get("BENCH_DATASET_ID", "")
+        self.platform_url = env["ADOBE_PLATFORM_URL"].rstrip("/")
         self.ims_url = env["ADOBE_IMS_URL"].rstrip("/")
         self.flow_url = env["ADOBE_PLATFORM_URL"].rstrip("/") + FLOW_CONNECTIONS
         self.scopes = env["ADOBE_SCOPES"]
@@ -66,6 +69,7 @@ class Baseline:
         self.counts = {"table_ops": 0, "kv_reads": 0, "flow_calls": 0, "ims_calls": 0, "queue_writes": 0}
         self.secrets: Any = None
         self.table: Any = None
+        self.flows: Any = None
         self.session: Any = None
         self.headers: dict[str, str] = {}
 
@@ -104,6 +108,9 @@ class Baseline:
         tables.create_table_if_not_exists(self.table_name)
         self.counts["table_ops"] += 1
         self.table = tables.get_table_client(self.table_name)
+        tables.create_table_if_not_exists(self.flows_table_name)
+        self.counts["table_ops"] += 1
+        self.flows = tables.get_table_client(self.flows_table_name)
 
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
@@ -144,7 +151,7 @@ class Baseline:
     # -- per request ---------------------------------------------------------------------------
 
     def create(self, req: Any) -> Any:
-        """The exactly-once create: secret, claim row, Flow Service POST, If-Match update."""
+        """The exactly-once create: secret, claim row, Flow Service POST, explore, If-Match update."""
         import azure.functions as func
         from azure.core import MatchConditions
         from azure.data.tables import UpdateMode
@@ -190,6 +197,15 @@ class Baseline:
         if response.status_code != 201:
             return func.HttpResponse(response.content, status_code=502, mimetype="application/json")
         created = response.json()
+        # Explore: the event hubs the new connection can read (the contract's verification of a connection).
+        self.counts["flow_calls"] += 1
+        explored = self.session.get(
+            f"{self.flow_url}/{created['id']}/explore",
+            params={"objectType": "root"},
+            headers=self.headers,
+            timeout=(3.05, 10),
+        )
+        hubs = json.dumps(sorted(i["name"] for i in explored.json())) if explored.status_code == 200 else None
 
         done = datetime.now(UTC)
         del entity["LeaseUntil"], entity["Owner"]
@@ -199,6 +215,7 @@ class Baseline:
             ConnectionId=created["id"],
             AdobeEtag=created["etag"],
             SecretVersion=secret.properties.version,
+            EventHubs=hubs,
         )
         self.counts["table_ops"] += 1
         self.table.update_entity(
@@ -214,6 +231,110 @@ class Baseline:
         if entity["State"] != "ready":
             return _response(409, {"error": {"code": "ConnectionBeingCreated"}})
         return _response(200, _record(entity, created=False))
+
+    # -- per dataflow --------------------------------------------------------------------------
+
+    def dataflow(self, req: Any) -> Any:
+        """The unavoidable calls of a new namespace's dataflow: the connection (as `create`), the dataset,
+        the consumer-group query, the claim row, three creates (source and target recorded at once), done."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        body = json.loads(req.get_body())
+        namespace, hub = str(body["namespace"]).lower(), str(body["eventHubName"]).lower()
+        self.counts["table_ops"] += 1
+        try:
+            existing = self.flows.get_entity(self.sandbox, f"{namespace}|{hub}")
+            if existing["State"] == "ready":
+                return _response(200, {"flowId": existing["FlowId"], "created": False})
+        except ResourceNotFoundError:
+            pass
+        self.counts["table_ops"] += 1
+        try:
+            connection = dict(self.table.get_entity(self.sandbox, f"{namespace}|"))
+        except ResourceNotFoundError:
+            answer = json.loads(self.create(_connection_request(namespace)).get_body())
+            connection = {"ConnectionId": answer["connectionId"]}
+        self.counts["flow_calls"] += 1
+        dataset = self.session.get(
+            f"{self.platform_url}/data/foundation/catalog/dataSets/{self.dataset_id}",
+            headers=self.headers,
+            timeout=(3.05, 10),
+        ).json()[self.dataset_id]
+        self.counts["table_ops"] += 1
+        list(self.flows.query_entities("Namespace eq @ns", parameters={"ns": namespace}))
+        now = datetime.now(UTC)
+        base = f"Azure Event Hubs {namespace} {hub}"
+        entity: dict[str, Any] = {
+            "PartitionKey": self.sandbox,
+            "RowKey": f"{namespace}|{hub}",
+            "Namespace": namespace,
+            "EventHubName": hub,
+            "State": "creating",
+            "Name": f"{base} dataflow",
+            "CreatedAt": now,
+            "UpdatedAt": now,
+            "DatasetId": self.dataset_id,
+            "DataType": "xdm",
+            "ConsumerGroup": "$Default",
+            "Reset": "earliest",
+            "ConnectionId": connection["ConnectionId"],
+            "LeaseUntil": now + LEASE,
+            "Owner": uuid.uuid4().hex,
+        }
+        self.counts["table_ops"] += 1
+        etag = self.flows.create_entity(entity)["etag"]
+        flow_service = self.platform_url + "/data/foundation/flowservice"
+        bodies = {
+            "sourceConnections": {
+                "name": f"{base} source",
+                "description": "d",
+                "baseConnectionId": connection["ConnectionId"],
+                "connectionSpec": EVENT_HUBS_SPEC,
+                "data": {"format": "json"},
+                "params": {"eventHubName": hub, "dataType": "xdm", "reset": "earliest", "consumerGroup": "$Default"},
+            },
+            "targetConnections": {
+                "name": f"{base} target",
+                "description": "d",
+                "data": {
+                    "format": "parquet_xdm",
+                    "schema": {"id": dataset["schemaRef"]["id"], "version": dataset["schemaRef"]["contentType"]},
+                },
+                "params": {"dataSetId": self.dataset_id},
+                "connectionSpec": {"id": "c604ff05-7f1a-43c0-8e18-33bf874cb11c", "version": "1.0"},
+            },
+        }
+        columns = {"sourceConnections": "SourceConnectionId", "targetConnections": "TargetConnectionId"}
+        for kind, payload in bodies.items():
+            self.counts["flow_calls"] += 1
+            made = self.session.post(f"{flow_service}/{kind}", json=payload, headers=self.headers, timeout=(3.05, 10))
+            entity[columns[kind]] = made.json()["id"]
+            self.counts["table_ops"] += 1
+            etag = self.flows.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+            )["etag"]
+        flow = {
+            "name": f"{base} dataflow",
+            "description": "d",
+            "flowSpec": {"id": "d69717ba-71b4-4313-b654-49f9cf126d7a", "version": "1.0"},
+            "sourceConnectionIds": [entity["SourceConnectionId"]],
+            "targetConnectionIds": [entity["TargetConnectionId"]],
+        }
+        self.counts["flow_calls"] += 1
+        made = self.session.post(f"{flow_service}/flows", json=flow, headers=self.headers, timeout=(3.05, 10))
+        del entity["LeaseUntil"], entity["Owner"]
+        entity.update(State="ready", FlowId=made.json()["id"], UpdatedAt=datetime.now(UTC))
+        self.counts["table_ops"] += 1
+        self.flows.update_entity(
+            entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+        )
+        return _response(201, {"flowId": entity["FlowId"], "created": True})
+
+
+def _connection_request(namespace: str) -> Any:
+    return http_request(namespace)
 
 
 def _iso(value: Any) -> str:
@@ -266,6 +387,12 @@ class BaselineDriver:
 
     def repeat(self, request: Any) -> int:
         return int(self.baseline.repeat(request).status_code)
+
+    def dataflow_request(self, namespace: str) -> Any:
+        return dataflow_request(namespace)
+
+    def dataflow(self, request: Any) -> int:
+        return int(self.baseline.dataflow(request).status_code)
 
     def counters(self) -> dict[str, int]:
         return dict(self.baseline.counts)

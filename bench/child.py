@@ -41,6 +41,14 @@ class Driver(Protocol):
         """Serve the POST for an existing connection; the HTTP status (200 expected)."""
         ...
 
+    def dataflow_request(self, namespace: str) -> Any:
+        """The POST /api/dataflows request for the namespace's event hub `clicks` (BENCH_DATASET_ID)."""
+        ...
+
+    def dataflow(self, request: Any) -> int:
+        """Create (or return) one dataflow; the HTTP status."""
+        ...
+
     def counters(self) -> dict[str, int]:
         """Round trips made so far, by kind (table_ops, kv_reads, flow_calls, ims_calls)."""
         ...
@@ -62,6 +70,23 @@ def http_request(namespace: str) -> Any:
         params={},
         route_params={},
         body=json.dumps({"namespace": namespace}).encode(),
+    )
+
+
+def dataflow_request(namespace: str) -> Any:
+    """`POST /api/dataflows` for the event hub `clicks` of `namespace` into BENCH_DATASET_ID."""
+    import os
+
+    import azure.functions as func
+
+    body = {"namespace": namespace, "eventHubName": "clicks", "datasetId": os.environ.get("BENCH_DATASET_ID", "")}
+    return func.HttpRequest(
+        method="POST",
+        url="http://localhost:7071/api/dataflows",
+        headers={"Content-Type": "application/json"},
+        params={},
+        route_params={},
+        body=json.dumps(body).encode(),
     )
 
 
@@ -89,14 +114,16 @@ def answer(stream: IO[str], payload: dict[str, Any]) -> None:
     stream.flush()
 
 
-def _timed(driver: Driver, call: Callable[[Any], int], namespaces: list[str]) -> dict[str, Any]:
+def _timed(
+    driver: Driver, call: Callable[[Any], int], namespaces: list[str], build: Callable[[str], Any] | None = None
+) -> dict[str, Any]:
     """Serve one request per namespace, one after the other; each one's duration (request built before)."""
     durations: list[float] = []
     statuses: Counter[int] = Counter()
     clock = time.perf_counter
     cpu = time.process_time()
     for namespace in namespaces:
-        request = driver.request(namespace)
+        request = (build or driver.request)(namespace)
         started = clock()
         status = call(request)
         durations.append(clock() - started)
@@ -177,6 +204,8 @@ def serve(driver: Driver) -> int:
                     reply = _profiled(driver, call, command["namespaces"], int(command.get("top", 40)))
                 else:
                     reply = _timed(driver, call, command["namespaces"])
+            elif name == "dataflow":
+                reply = _timed(driver, driver.dataflow, command["namespaces"], driver.dataflow_request)
             elif name == "threads":
                 reply = _threaded(driver, command["namespaces"], int(command["threads"]))
             elif name == "stats":

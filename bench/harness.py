@@ -180,6 +180,9 @@ class Calls:
     kv_reads: int = 0
     kv_challenges: int = 0
     identity: int = 0
+    dataset_reads: int = 0
+    explores: int = 0
+    all_creates: int = 0
     kv_by_secret: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -194,8 +197,14 @@ class Calls:
         self.kv_reads += other.kv_reads
         self.kv_challenges += other.kv_challenges
         self.identity += other.identity
+        self.dataset_reads += other.dataset_reads
+        self.explores += other.explores
+        self.all_creates += other.all_creates
         self.kv_by_secret.update(other.kv_by_secret)
         return self
+
+
+_CREATED_KINDS = ("connections", "sourceConnections", "targetConnections", "flows")
 
 
 def take_calls(stack: Any) -> Calls:
@@ -210,6 +219,9 @@ def take_calls(stack: Any) -> Calls:
         kv_reads=sum(1 for r in secrets if r.headers.get("authorization")),
         kv_challenges=sum(1 for r in secrets if not r.headers.get("authorization")),
         identity=len(stack.identity.requests),
+        dataset_reads=sum(1 for r in platform if r.method == "GET" and "/catalog/dataSets/" in r.path),
+        explores=sum(1 for r in platform if r.method == "GET" and r.path.endswith("/explore")),
+        all_creates=sum(1 for r in platform if r.method == "POST" and r.path.rsplit("/", 1)[-1] in _CREATED_KINDS),
         kv_by_secret=Counter(r.path.split("/")[2].lower() for r in secrets if r.headers.get("authorization")),
     )
     stack.adobe.reset_recording()

@@ -16,19 +16,25 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.child import cold_main, http_request, serve
+from bench.child import cold_main, dataflow_request, http_request, serve
 
 FUNCTION = "create_connection_http"
 
 
-def indexed_function(name: str = FUNCTION) -> Callable[[Any], Any]:
-    """The user function registered under `name` in function_app.app, as the host indexes it."""
-    import function_app
+_INDEX: dict[str, Callable[[Any], Any]] = {}
 
-    for function in function_app.app.get_functions():
-        if str(function.get_function_name()) == name:
-            return function.get_user_function()
-    raise LookupError(f"no function named {name!r} is indexed")
+
+def indexed_function(name: str = FUNCTION) -> Callable[[Any], Any]:
+    """The user function registered under `name` in function_app.app, as the host indexes it (once)."""
+    if not _INDEX:
+        import function_app
+
+        for function in function_app.app.get_functions():
+            _INDEX[str(function.get_function_name())] = function.get_user_function()
+    try:
+        return _INDEX[name]
+    except KeyError:
+        raise LookupError(f"no function named {name!r} is indexed") from None
 
 
 class FunctionDriver:
@@ -36,6 +42,7 @@ class FunctionDriver:
 
     def __init__(self) -> None:
         self._function: Callable[[Any], Any] | None = None
+        self._dataflow: Callable[[Any], Any] | None = None
 
     def setup(self, namespace: str) -> int:
         self._function = indexed_function()
@@ -51,12 +58,21 @@ class FunctionDriver:
     def repeat(self, request: Any) -> int:
         return self.create(request)
 
+    def dataflow_request(self, namespace: str) -> Any:
+        return dataflow_request(namespace)
+
+    def dataflow(self, request: Any) -> int:
+        if self._dataflow is None:
+            self._dataflow = indexed_function("create_dataflow_http")
+        return int(self._dataflow(request).status_code)
+
     def counters(self) -> dict[str, int]:
         from shared.runtime import get_runtime
 
         runtime = get_runtime()
         return {
-            "table_ops": int(getattr(runtime.records, "operations", -1)),
+            "table_ops": int(getattr(runtime.records, "operations", -1))
+            + int(getattr(runtime.dataflows.records, "operations", 0)),
             "kv_reads": int(getattr(runtime.secrets, "reads", -1)),
             "flow_calls": int(getattr(runtime.adobe, "calls", -1)),
             "ims_calls": int(getattr(runtime.adobe, "token_requests", -1)),

@@ -101,17 +101,18 @@ class DataflowService:
         claim = self.claims.take(
             request.key,
             stored,
-            new_record=lambda now: self._new_record(request, now, source),
-            takeover=lambda current: self._takeover(current, request, source),
+            new_record=lambda now: _with_connection(self._new_record(request, now, source), connection),
+            takeover=lambda current: _with_connection(self._takeover(current, request, source), connection),
             source_id=source.id,
             proceed=lambda current: not current.newer_than(source.event_time),
         )
         assert claim is not None
         if not isinstance(claim, Claim):
             return DataflowOutcome(claim, created=False)
-        claim = self.claims.save(claim, _with_connection(claim.record, connection))
-        claim, uncertain = self._create_objects(claim, connection, dataset, source)
-        record = self.claims.complete(claim, claim.record.completed(now=self.clock.now()))
+        claim, flow_id, uncertain = self._create_objects(claim, connection, dataset, source)
+        record = self.claims.complete(
+            claim, claim.record.with_object(Step.FLOW, flow_id).completed(now=self.clock.now())
+        )
         if uncertain:
             self._schedule_verify(record.key)
         log.info("dataflow %s created: flow %s (%s)", record.key, record.flow_id, source.describe())
@@ -188,10 +189,12 @@ class DataflowService:
 
     def _create_objects(
         self, claim: Claim[DataflowRecord], connection: ConnectionRecord, dataset: Dataset, source: Source
-    ) -> tuple[Claim[DataflowRecord], bool]:
-        """Source, target, flow: each made once and recorded at once (the claim is kept in between); a
-        failure is recorded with what was made, so the retry goes on from there."""
+    ) -> tuple[Claim[DataflowRecord], str, bool]:
+        """Source, target, flow: each made once; the source and target are recorded at once (the claim is
+        kept), the flow's id goes into the completed record. A failure is recorded with what was made, so
+        the retry goes on from there."""
         uncertain, deadline = False, self._deadline()
+        flow_id = claim.record.flow_id
         try:
             for step in Step:
                 record = claim.record
@@ -208,11 +211,15 @@ class DataflowService:
                     deadline=deadline,
                 )
                 uncertain = uncertain or made.uncertain
-                claim = self.claims.save(claim, record.with_object(step, made.id))
+                if step is Step.FLOW:
+                    flow_id = made.id
+                else:
+                    claim = self.claims.save(claim, record.with_object(step, made.id))
         except ConnectorError as err:
             self._release_failed(claim, err, source)
             raise
-        return claim, uncertain
+        assert flow_id is not None
+        return claim, flow_id, uncertain
 
     # -- verify and teardown -------------------------------------------------------------------------
 
