@@ -9,7 +9,7 @@
 //   - least-privilege role assignments: Storage Blob Data Owner, Storage Queue Data Contributor
 //     and Storage Table Data Contributor on the account; Key Vault Secrets User on the vault;
 //   - (deployEventSubscriptions) Event Grid system topics and subscriptions: Event Hubs namespace
-//     create/delete -> on_namespace_event; Key Vault secret events -> on_secret_event.
+//     and event hub create/delete -> on_namespace_event; Key Vault secret events -> on_secret_event.
 //
 // Two phases (docs/deploy.md): Event Grid validates an AzureFunction endpoint when the
 // subscription is created, so the functions must exist first:
@@ -143,6 +143,36 @@ param secretCacheSeconds int = 300
 @description('DELETE_CONNECTION_ON_NAMESPACE_DELETE: delete the Adobe connection when its namespace is deleted.')
 param deleteConnectionOnNamespaceDelete bool = false
 
+@description('VERIFY_DELAY_SECONDS: delay of the verify message after an uncertain create outcome; must exceed HTTP_TIMEOUT_SECONDS (10).')
+@minValue(11)
+param verifyDelaySeconds int = 120
+
+@description('AZURE_SUBSCRIPTION_IDS: subscriptions the app manages, comma-separated (namespace events from others are ignored); empty leaves the setting unset (every subscription).')
+param azureSubscriptionIds string = subscription().subscriptionId
+
+@description('DATAFLOWS_TABLE: table holding the dataflow records (created by the app on first use).')
+param dataflowsTableName string = 'EventHubsDataflows'
+
+@description('DATAFLOW_DATASET_ID: Platform dataset of automatic dataflows for new event hubs, and the default datasetId; empty leaves the setting unset (no automatic dataflows).')
+param dataflowDatasetId string = ''
+
+@description('DATAFLOW_DATA_TYPE: default dataType of a dataflow (raw needs a mappingId, so automatic dataflows are xdm).')
+@allowed([
+  'xdm'
+  'raw'
+])
+param dataflowDataType string = 'xdm'
+
+@description('DATAFLOW_CONSUMER_GROUP: default consumer group of a dataflow (one flow per consumer group and event hub).')
+param dataflowConsumerGroup string = '$Default'
+
+@description('DATAFLOW_RESET: default reset of a dataflow: earliest (oldest retained event) or latest.')
+@allowed([
+  'earliest'
+  'latest'
+])
+param dataflowReset string = 'earliest'
+
 // ---------------------------------------------------------------- resources
 
 var suffix = uniqueString(resourceGroup().id, baseName)
@@ -225,6 +255,13 @@ module functionApp 'modules/function-app.bicep' = {
     connectionEventsQueueName: connectionEventsQueueName
     secretCacheSeconds: secretCacheSeconds
     deleteConnectionOnNamespaceDelete: deleteConnectionOnNamespaceDelete
+    verifyDelaySeconds: verifyDelaySeconds
+    azureSubscriptionIds: azureSubscriptionIds
+    dataflowsTableName: dataflowsTableName
+    dataflowDatasetId: dataflowDatasetId
+    dataflowDataType: dataflowDataType
+    dataflowConsumerGroup: dataflowConsumerGroup
+    dataflowReset: dataflowReset
     tags: tags
   }
   // The app must be able to read its storage and secrets from its first start.

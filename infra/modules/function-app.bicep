@@ -65,6 +65,15 @@ param connectionsTableName string
 param connectionEventsQueueName string = ''
 param secretCacheSeconds int
 param deleteConnectionOnNamespaceDelete bool
+param verifyDelaySeconds int
+@description('Subscriptions the app manages (comma-separated); empty leaves AZURE_SUBSCRIPTION_IDS unset (every subscription).')
+param azureSubscriptionIds string = ''
+param dataflowsTableName string
+@description('Dataset of automatic dataflows; empty leaves DATAFLOW_DATASET_ID unset (no automatic dataflows).')
+param dataflowDatasetId string = ''
+param dataflowDataType string
+param dataflowConsumerGroup string
+param dataflowReset string
 
 @description('Tags applied to every resource.')
 param tags object = {}
@@ -140,6 +149,27 @@ var baseAppSettings = [
     name: 'DELETE_CONNECTION_ON_NAMESPACE_DELETE'
     value: deleteConnectionOnNamespaceDelete ? 'true' : 'false'
   }
+  {
+    name: 'VERIFY_DELAY_SECONDS'
+    value: string(verifyDelaySeconds)
+  }
+  // Dataflows (an event hub into a Platform dataset).
+  {
+    name: 'DATAFLOWS_TABLE'
+    value: dataflowsTableName
+  }
+  {
+    name: 'DATAFLOW_DATA_TYPE'
+    value: dataflowDataType
+  }
+  {
+    name: 'DATAFLOW_CONSUMER_GROUP'
+    value: dataflowConsumerGroup
+  }
+  {
+    name: 'DATAFLOW_RESET'
+    value: dataflowReset
+  }
   // Telemetry, sent with the identity (Entra ID) since the component refuses local auth.
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
@@ -159,9 +189,25 @@ var eventsQueueSettings = empty(connectionEventsQueueName) ? [] : [
   }
 ]
 
+// DATAFLOW_DATASET_ID is "unset" by default: without it a new event hub gets no automatic dataflow.
+var dataflowDatasetSettings = empty(dataflowDatasetId) ? [] : [
+  {
+    name: 'DATAFLOW_DATASET_ID'
+    value: dataflowDatasetId
+  }
+]
+
+// AZURE_SUBSCRIPTION_IDS unset means every subscription's namespace events are applied.
+var subscriptionSettings = empty(azureSubscriptionIds) ? [] : [
+  {
+    name: 'AZURE_SUBSCRIPTION_IDS'
+    value: azureSubscriptionIds
+  }
+]
+
 // Flex Consumption takes the runtime from functionAppConfig.runtime and refuses the
 // FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION settings, so they are not set here.
-var appSettings = concat(baseAppSettings, eventsQueueSettings)
+var appSettings = concat(baseAppSettings, eventsQueueSettings, dataflowDatasetSettings, subscriptionSettings)
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   //checkov:skip=CKV_AZURE_225:Availability zones for Flex Consumption exist only in some regions; the zoneRedundant parameter turns them on where available.

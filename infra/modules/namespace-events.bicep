@@ -1,5 +1,6 @@
-// Event Grid: resource-group (or subscription) system topic whose Event Hubs namespace create and
-// delete events go to the on_namespace_event function. Deployed into the resource group that holds
+// Event Grid: resource-group (or subscription) system topic whose Event Hubs namespace and event
+// hub create and delete events go to the on_namespace_event function (a namespace: its connection;
+// an event hub: its dataflow). Deployed into the resource group that holds
 // the Event Hubs namespaces (the topic's home for both scopes; a subscription topic lives in one
 // resource group too). Needs the function code published first: Event Grid validates the endpoint.
 
@@ -71,6 +72,8 @@ resource toFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06
           values: [
             'Microsoft.EventHub/namespaces/write'
             'Microsoft.EventHub/namespaces/delete'
+            'Microsoft.EventHub/namespaces/eventhubs/write'
+            'Microsoft.EventHub/namespaces/eventhubs/delete'
           ]
         }
       ]

@@ -14,9 +14,16 @@ from tests.functional.conftest import App
 ROOT = find_repo_root()
 
 
+def ready_namespace(app: App, namespace: str, hubs: list[str]) -> str:
+    """A namespace with its secret and event hubs, and a dataset to flow into; returns the dataset id."""
+    app.stack.add_eventhubs_namespace(namespace)
+    app.stack.adobe.set_event_hubs(namespace, hubs)
+    return app.stack.adobe.add_dataset("Clickstream events")
+
+
 def cli(app: App, *args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=ROOT,
         env={**os.environ, **app.env},
         capture_output=True,
@@ -76,7 +83,7 @@ def test_bad_usage_and_bad_file_lines_exit_2(app: App, tmp_path: Path) -> None:
     assert result.returncode == 2 and "bad.txt:2" in result.stderr
     assert app.stack.adobe.platform_requests == []
     env_missing = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "list"],
+        [sys.executable, "-m", "cli", "list"],
         cwd=ROOT,
         env={k: v for k, v in {**os.environ, **app.env}.items() if k != "KEY_VAULT_URL"},
         capture_output=True,
@@ -84,3 +91,80 @@ def test_bad_usage_and_bad_file_lines_exit_2(app: App, tmp_path: Path) -> None:
         timeout=60,
     )
     assert env_missing.returncode == 2 and "KEY_VAULT_URL" in env_missing.stderr
+
+
+def test_dataflow_from_options_then_show_and_list(app: App) -> None:
+    dataset = ready_namespace(app, "flow-namespace", ["clicks", "views"])
+    options = ("--namespace", "flow-namespace", "--event-hub", "clicks", "--dataset", dataset)
+    result = cli(app, "dataflow", *options, "--consumer-group", "cli-readers", "--name", "Clicks to AEP")
+    assert result.returncode == 0, result.stderr
+    [line] = [json.loads(line) for line in result.stdout.splitlines()]
+    adobe = app.stack.adobe
+    [flow], [source], [target] = adobe.flows(), adobe.source_connections(), adobe.target_connections()
+    assert line["state"] == "ready" and line["created"] is True
+    assert line["flowId"] == flow["id"] and line["sourceConnectionId"] == source["id"]
+    assert line["targetConnectionId"] == target["id"] and source["baseConnectionId"] == line["connectionId"]
+    assert line["datasetId"] == dataset and line["consumerGroup"] == "cli-readers" and flow["name"] == "Clicks to AEP"
+    assert "1 of 1 succeeded" in result.stderr and "failed)" not in result.stderr  # no progress bar for one
+    # The same request again: found, nothing created.
+    again = cli(app, "dataflow", *options, "--consumer-group", "cli-readers")
+    assert again.returncode == 0 and json.loads(again.stdout)["created"] is False
+    assert len(adobe.flows()) == 1
+
+    shown = cli(app, "show", "flow-namespace")
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert record["connectionId"] == line["connectionId"] and record["eventHubs"] == ["clicks", "views"]
+    assert [d["flowId"] for d in record["dataflows"]] == [flow["id"]]
+    other_sandbox = cli(app, "show", "flow-namespace", "--sandbox", "dev")
+    assert other_sandbox.returncode == 1 and "ConnectionNotFound" in other_sandbox.stderr
+
+    listed = cli(app, "list")
+    assert listed.returncode == 0 and "2 record(s): 1 connection(s), 1 dataflow(s)" in listed.stderr
+    connection_line, dataflow_line = (json.loads(line) for line in listed.stdout.splitlines())
+    assert "kind" not in connection_line and connection_line["connectionId"] == line["connectionId"]
+    assert dataflow_line["kind"] == "dataflow" and dataflow_line["flowId"] == flow["id"]
+    only = cli(app, "list", "--kind", "dataflow", "--namespace", "flow-namespace", "--state", "ready")
+    assert [json.loads(line)["eventHubName"] for line in only.stdout.splitlines()] == ["clicks"]
+
+
+def test_dataflow_file_exit_status_says_whether_all_succeeded(app: App, tmp_path: Path) -> None:
+    dataset = ready_namespace(app, "flows-from-file", ["clicks", "views", "orders"])
+    listing = tmp_path / "dataflows.jsonl"
+    listing.write_text(
+        "# one POST /api/dataflows body per line; --dataset fills in datasetId\n"
+        '{"namespace": "flows-from-file", "eventHubName": "clicks"}\n'
+        "\n"
+        '{"namespace": "flows-from-file", "eventHubName": "views", "reset": "latest"}\n'
+        '{"namespace": "flows-from-file", "eventHubName": "orders", "datasetId": "no-such-dataset"}\n'
+    )
+    result = cli(app, "dataflow", "--file", str(listing), "--dataset", dataset)
+    assert result.returncode == 1
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o.get("state") or o["error"]["code"] for o in outputs] == ["ready", "ready", "DatasetNotFound"]
+    assert [o["eventHubName"] for o in outputs] == ["clicks", "views", "orders"]
+    assert "2 of 3 succeeded" in result.stderr
+    assert "[##############################] 3/3 (1 failed)" in result.stderr
+    assert len(app.stack.adobe.flows()) == 2
+    # One connection served all three (created once, whatever ran first).
+    connections = app.stack.adobe.connections("prod")
+    assert [c["auth"]["params"]["namespace"] for c in connections] == ["flows-from-file"]
+
+
+def test_dataflow_bad_usage_and_bad_file_lines_exit_2(app: App, tmp_path: Path) -> None:
+    dataset = ready_namespace(app, "flows-bad-lines", ["clicks"])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        f'{{"namespace": "flows-bad-lines", "eventHubName": "clicks", "datasetId": "{dataset}"}}\n'
+        '{"namespace": "flows-bad-lines", "eventHub": "clicks"}\n'
+    )
+    result = cli(app, "dataflow", "--file", str(bad))
+    assert result.returncode == 2 and "bad.jsonl:2" in result.stderr and "eventHub" in result.stderr
+    not_json = tmp_path / "not-json.jsonl"
+    not_json.write_text("flows-bad-lines clicks\n")
+    assert "not-json.jsonl:1: not valid JSON" in cli(app, "dataflow", "--file", str(not_json)).stderr
+    missing_hub = cli(app, "dataflow", "--namespace", "flows-bad-lines", "--dataset", dataset)
+    assert missing_hub.returncode == 2 and "--event-hub" in missing_hub.stderr
+    nothing = cli(app, "dataflow")
+    assert nothing.returncode == 2 and "--file" in nothing.stderr
+    assert app.stack.adobe.platform_requests == []

@@ -537,7 +537,12 @@ def test_namespace_events_go_to_on_namespace_event_filtered_on_event_hubs_namesp
         {
             "operatorType": "StringIn",
             "key": "data.operationName",
-            "values": ["Microsoft.EventHub/namespaces/write", "Microsoft.EventHub/namespaces/delete"],
+            "values": [
+                "Microsoft.EventHub/namespaces/write",
+                "Microsoft.EventHub/namespaces/delete",
+                "Microsoft.EventHub/namespaces/eventhubs/write",
+                "Microsoft.EventHub/namespaces/eventhubs/delete",
+            ],
         }
     ]
 

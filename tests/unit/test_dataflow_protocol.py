@@ -1,0 +1,112 @@
+"""Dataflows over in-memory fakes: the same exactly-once protocol for the source, target and flow."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.adobe import Dataset
+from shared.dataflow_records import DataflowRequest
+from shared.dataflows import DataflowService
+from shared.errors import ConsumerGroupInUse, DatasetNotFound, EventHubNotFound
+from shared.models import ConnectionKey, Source, State
+from tests.unit.fakes import FakeRecords
+from tests.unit.test_protocol import NS, World
+
+HUB = "clicks"
+KEY = ConnectionKey("prod", NS, HUB)
+DATASET = Dataset("ds1", "events", "https://ns.adobe.com/t/schemas/s1", "application/vnd.adobe.xed-full+json;version=1")
+HTTP = Source("http", "r")
+
+
+class FlowWorld(World):
+    def __init__(self, *, script: list[str] | None = None, **env: str) -> None:
+        super().__init__(script=script, **env)
+        self.adobe.event_hubs = [HUB, "views"]
+        self.adobe.datasets = {"ds1": DATASET}
+        self.flow_records = FakeRecords()
+        self.dataflows = DataflowService(
+            self.service.settings,
+            connections=self.service,
+            adobe=self.adobe,
+            records=self.flow_records,  # type: ignore[arg-type]
+            events=self.events,
+            verifies=self.verifies,
+            clock=self.time.clock(),
+        )
+
+    def flow(self, **changes: str) -> tuple[object, bool]:
+        request = DataflowRequest(NS, "prod", HUB, "ds1")
+        for name, value in changes.items():
+            request = DataflowRequest(**{**request.__dict__, name: value})
+        outcome = self.dataflows.create_or_get(request, HTTP)
+        return outcome.record, outcome.created
+
+    def kinds(self) -> dict[str, int]:
+        return {k: len(self.adobe.in_adobe("prod", k)) for k in ("connections", "sourceConnections", "targetConnections", "flows")}
+
+
+ONE_OF_EACH = {"connections": 1, "sourceConnections": 1, "targetConnections": 1, "flows": 1}
+
+
+def test_a_new_dataflow_is_one_dataset_read_one_explore_and_four_creates() -> None:
+    world = FlowWorld()
+    record, created = world.flow()
+    assert created and world.kinds() == ONE_OF_EACH
+    assert world.adobe.posts == 4 and world.adobe.lists == 0 and world.verifies.scheduled == []
+    again, created_again = world.flow()
+    assert not created_again and again == record and world.adobe.posts == 4
+
+
+def test_a_lost_answer_at_the_flow_is_adopted_and_verified() -> None:
+    world = FlowWorld(script=["ok", "ok", "ok", "lost"])
+    _, created = world.flow()
+    assert created and world.kinds() == ONE_OF_EACH
+    assert [key for key, _ in world.verifies.scheduled] == [KEY]
+    verified = world.dataflows.verify(KEY, Source("queue", "v"))
+    assert verified is not None and verified.state is State.READY and world.kinds() == ONE_OF_EACH
+
+
+def test_a_late_committed_flow_is_removed_by_the_verify() -> None:
+    world = FlowWorld(script=["ok", "ok", "ok", "late"])
+    record, _ = world.flow()
+    world.adobe.land_late()
+    assert world.kinds()["flows"] == 2
+    verified = world.dataflows.verify(KEY, Source("queue", "v"))
+    assert verified is not None and verified.flow_id == record.flow_id  # type: ignore[attr-defined]
+    assert world.kinds() == ONE_OF_EACH
+
+
+def test_a_refused_flow_keeps_source_and_target_for_the_retry() -> None:
+    world = FlowWorld(script=["ok", "ok", "ok", "reject"])
+    with pytest.raises(Exception, match="refused"):
+        world.flow()
+    failed = world.flow_records.record(KEY)
+    assert failed.state is State.FAILED and failed.source_connection_id and failed.target_connection_id  # type: ignore[attr-defined]
+    _, created = world.flow()
+    assert created and world.kinds() == ONE_OF_EACH and world.adobe.posts == 5
+
+
+def test_checks_refuse_before_anything_is_created() -> None:
+    world = FlowWorld()
+    with pytest.raises(DatasetNotFound):
+        world.flow(dataset_id="nope")
+    with pytest.raises(EventHubNotFound):
+        world.flow(event_hub="other")
+    assert world.kinds()["sourceConnections"] == 0
+
+
+def test_a_consumer_group_serves_one_flow() -> None:
+    world = FlowWorld()
+    world.flow()
+    world.adobe.datasets["ds1"] = DATASET
+    with pytest.raises(ConsumerGroupInUse):
+        world.flow(sandbox="dev")
+
+
+def test_teardown_deletes_flow_then_source_then_target() -> None:
+    world = FlowWorld()
+    record, _ = world.flow()
+    assert world.dataflows.tear_down(KEY, HTTP)
+    assert world.adobe.deletes == [record.flow_id, record.source_connection_id, record.target_connection_id]  # type: ignore[attr-defined]
+    assert world.flow_records.record(KEY).state is State.DELETED
+    assert not world.dataflows.tear_down(KEY, HTTP)  # done: a redelivery changes nothing
