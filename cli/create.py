@@ -14,7 +14,7 @@ from shared.runtime import Runtime
 
 from .batch import run_batch
 from .inputs import parse_file
-from .parser import add_workers
+from .options import add_workers
 
 
 def register(sub: Any) -> None:

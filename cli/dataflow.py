@@ -16,7 +16,7 @@ from shared.runtime import Runtime
 
 from .batch import run_batch
 from .inputs import parse_file
-from .parser import add_workers
+from .options import add_workers
 
 #: option -> (request field as in POST /api/dataflows, choices, help).
 OPTIONS: Final[dict[str, tuple[str, tuple[str, ...] | None, str]]] = {
