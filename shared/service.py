@@ -89,6 +89,45 @@ class ConnectionService:
         answer, dead_id = self._existing(stored, source, verify, deadline)
         if answer is not None:
             return answer
+        prepared = self._prepare(request, stored, dead_id, source, verify, deadline)
+        if isinstance(prepared, Outcome):
+            return prepared
+        request, stored, dead_id, auth, spec_name = prepared
+        claim = self._claim(request, stored, source, auth.secret_name, dead_id)
+        if not isinstance(claim, Claim):
+            return self._finished_meanwhile(request, claim, source, verify, rounds)
+        deadline = self.new_deadline()  # the holder's budget starts with its lease (CLAIM_LEASE_SECONDS rule)
+        description = request.description or f"Created by the Event Hubs connector for namespace {request.namespace}"
+        body = connection_body(claim.record.name, description, spec_name, auth.params)
+        try:
+            made = self._create(claim, body, auth, deadline)
+            if not made.created and claim.previous is not None and claim.previous.state is State.DELETED:
+                # The namespace was deleted and created again: the connection found by name has the old key.
+                made = self._refresh_key(claim, made, auth, deadline)
+        except ConnectorError as err:
+            self._release_failed(claim, err, source)
+            raise
+        completed = claim.record.completed(made.id, made.etag, secret_version=auth.secret_version, now=self.clock.now())
+        record = self.claims.complete(claim, completed.explored(*self._explore(completed, deadline)))
+        if made.uncertain:
+            self._schedule_verify(record.key)
+        verb = "created" if made.created else "adopted"
+        log.info("connection %s for %s (adobe request %s, %s)", verb, record.key, made.request_id, source.describe())
+        if made.created:
+            self.events.publish("created", record)
+        return Outcome(record, created=made.created)
+
+    def _prepare(
+        self,
+        request: ConnectionRequest,
+        stored: StoredRecord | None,
+        dead_id: str | None,
+        source: Source,
+        verify: bool,
+        deadline: Deadline,
+    ) -> Outcome | tuple[ConnectionRequest, StoredRecord | None, str | None, NamespaceAuth, str]:
+        """Credentials, the namespace's secret (its EntityPath names the event hub) and the auth spec, before
+        any claim: a permanent failure here is recorded. An Outcome when the scoped record answers."""
         if stored is not None and stored.record.state is State.DELETED:
             # A namespace created again under a deleted one's name has new keys: read them fresh.
             self.secrets.invalidate(self.settings.sas_secret_name(request.namespace))
@@ -108,42 +147,19 @@ class ConnectionService:
             if err.permanent:
                 self._record_failure(request, stored, err, source)
             raise
-        claim = self._claim(request, stored, source, auth.secret_name, dead_id)
-        if not isinstance(claim, Claim):
-            # Another invocation finished it while we waited: this event is applied to its record too.
-            finished = self.records.get(request.key)
-            if finished is None or finished.record.state is not State.READY:
-                return Outcome(claim, created=False)
-            noted = self._note_event(finished, source)
-            if noted is None and rounds > 1:  # a deletion took it meanwhile: apply this event from scratch
-                return self.create_or_get(request, source, verify=verify, rounds=rounds - 1)
-            return Outcome(noted or claim, created=False)
-        deadline = self.new_deadline()  # the holder's budget starts with its lease (CLAIM_LEASE_SECONDS rule)
-        description = request.description or f"Created by the Event Hubs connector for namespace {request.namespace}"
-        body = connection_body(claim.record.name, description, spec_name, auth.params)
-        try:
-            made = self._create(claim, body, auth, deadline)
-            if not made.created and claim.previous is not None and claim.previous.state is State.DELETED:
-                # The namespace was deleted and created again: the connection found by name has the old key.
-                made = self._refresh_key(claim, made, auth, deadline)
-        except ConnectorError as err:
-            self._release_failed(claim, err, source)
-            raise
-        completed = claim.record.completed(made.id, made.etag, secret_version=auth.secret_version, now=self.clock.now())
-        record = self.claims.complete(claim, completed.explored(*self._explore(completed, deadline)))
-        if made.uncertain:
-            self._schedule_verify(record.key)
-        created = made.created
-        log.info(
-            "connection %s for %s (adobe request %s, %s)",
-            "created" if created else "adopted",
-            record.key,
-            made.request_id,
-            source.describe(),
-        )
-        if created:
-            self.events.publish("created", record)
-        return Outcome(record, created=created)
+        return request, stored, dead_id, auth, spec_name
+
+    def _finished_meanwhile(
+        self, request: ConnectionRequest, record: ConnectionRecord, source: Source, verify: bool, rounds: int
+    ) -> Outcome:
+        """Another invocation finished it while we waited: this event is applied to its record too."""
+        finished = self.records.get(request.key)
+        if finished is None or finished.record.state is not State.READY:
+            return Outcome(record, created=False)
+        noted = self._note_event(finished, source)
+        if noted is None and rounds > 1:  # a deletion took it meanwhile: apply this event from scratch
+            return self.create_or_get(request, source, verify=verify, rounds=rounds - 1)
+        return Outcome(noted or record, created=False)
 
     def _existing(
         self, stored: StoredRecord | None, source: Source, verify: bool, deadline: Deadline
