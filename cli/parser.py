@@ -14,12 +14,11 @@ Command = Callable[[argparse.Namespace, Runtime, TextIO, TextIO], int]
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the CLI (each subcommand sets `run`)."""
-    from . import create, dataflow, listing, show
+    from . import create, dataflow, listing, reconcile, show
 
     top = argparse.ArgumentParser(prog="python -m cli", description="Event Hubs → Adobe connections and dataflows.")
     top.add_argument("--settings", help="a local.settings.json whose Values are used as app settings")
     sub = top.add_subparsers(dest="command", required=True)
-    for module in (create, dataflow, show, listing):
+    for module in (create, dataflow, show, listing, reconcile):
         module.register(sub)
     return top
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from . import eventgrid, http, queue
+from . import timer as timer_module
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -56,3 +57,10 @@ def on_namespace_event(event: func.EventGridEvent) -> None:
 def on_secret_event(event: func.EventGridEvent) -> None:
     """Event Grid (Key Vault): a secret's new version rotates or creates its connections."""
     eventgrid.handle_secret_event(event)
+
+
+@bp.function_name("reconcile_timer")
+@bp.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def reconcile_timer(timer: func.TimerRequest) -> None:
+    """Timer: every namespace of AZURE_SUBSCRIPTION_IDS, even those whose events were missed."""
+    timer_module.reconcile(timer)

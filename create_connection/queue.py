@@ -8,7 +8,7 @@ from shared.dataflow_records import DataflowRequest
 from shared.errors import ConnectorError
 from shared.logs import log
 from shared.models import Source
-from shared.payloads import VerifyRequest, parse_queue_message
+from shared.payloads import ReconcileRequest, VerifyRequest, parse_queue_message
 from shared.runtime import get_runtime
 
 from .inputs import decode_queue_message
@@ -27,6 +27,10 @@ def handle(msg: func.QueueMessage) -> None:
             dataflow = runtime.dataflows.verify(request.key, source) if request.key.event_hub else None
             states = [r.state.value for r in (record, dataflow) if r is not None] or ["no record"]
             log.info("%s: verified %s (%s)", what, request.key, ", ".join(states))
+            return
+        if isinstance(request, ReconcileRequest):
+            outcome = runtime.service.create_or_get(request.request, Source("reconcile", msg.id))
+            log_outcome(what, outcome)
             return
         if isinstance(request, DataflowRequest):
             flow = runtime.dataflows.create_or_get(request, source)

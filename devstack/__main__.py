@@ -25,8 +25,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         with stack:
             secret_name, _, _ = stack.add_eventhubs_namespace(args.namespace)
+            listed = stack.resource_graph.add_namespace(args.namespace)
             print(f"# devstack is running; sample namespace {args.namespace!r} (secret {secret_name})")
             print(f"# Azurite: {stack.azurite.describe() if stack.azurite else 'not started'}")
+            print(f"# Resource Graph: {stack.resource_graph.base_url} lists {listed['id']}")
             print("# Environment (eval in a shell):")
             for key, value in stack.env().items():
                 print(f"export {key}={shlex.quote(value)}")

@@ -1,4 +1,4 @@
-"""The whole local stack: Azurite, managed identity, Key Vault and Adobe stand-ins, wired together."""
+"""The whole local stack: Azurite, managed identity, Key Vault, Resource Graph and Adobe stand-ins, wired together."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from devstack.azurite import Azurite, find_repo_root
 from devstack.identity import IdentityStandIn
 from devstack.keyvault import KeyVaultStandIn
 from devstack.lifecycle import StartStop
+from devstack.resourcegraph import ResourceGraphStandIn
 
 __all__ = [
     "AAD_SECRET_TEMPLATE",
@@ -46,10 +47,14 @@ def eventhubs_connection_string(namespace: str, key_name: str, key: str, entity_
 
 
 class LocalStack(StartStop):
-    """Azurite + :class:`IdentityStandIn` + :class:`KeyVaultStandIn` + :class:`AdobeStandIn` in one.
+    """Azurite + :class:`IdentityStandIn` + :class:`KeyVaultStandIn` + :class:`ResourceGraphStandIn`
+    + :class:`AdobeStandIn` in one.
 
     ``root`` is the repository root (holding ``node_modules``; found when None). The vault is
-    seeded with the Adobe credentials under the contract's default secret names. ``env()`` gives
+    seeded with the Adobe credentials under the contract's default secret names. Resource Graph
+    (``resource_graph``, ``AZURE_RESOURCE_MANAGER_URL``) accepts the identity's tokens for
+    ``https://management.azure.com`` and its certificate comes from the vault's CA, so the one
+    ``REQUESTS_CA_BUNDLE`` trusts both; its inventory starts empty. ``env()`` gives
     the app settings that point the function app at the stack. ``start_azurite=False`` skips
     Azurite (``AzureWebJobsStorage`` is then absent from ``env()``).
     """
@@ -78,6 +83,13 @@ class LocalStack(StartStop):
         self.azurite: Azurite | None = Azurite(self.root) if start_azurite else None
         self.identity = IdentityStandIn()
         self.keyvault = KeyVaultStandIn(self.identity.is_valid_token, cert_dir=self.root / ".devstack")
+        # KeyVaultStandIn has no public accessor for its CA; sharing it keeps one CA bundle for the app.
+        self.resource_graph = ResourceGraphStandIn(
+            self.identity.is_valid_token,
+            ca=self.keyvault._ca,
+            cert_dir=self.root / ".devstack",
+            principal_id=self.identity.object_id,
+        )
         sandbox_names = set(sandboxes) | {default_sandbox}
         self.adobe = AdobeStandIn(
             self.adobe_client_id,
@@ -95,7 +107,9 @@ class LocalStack(StartStop):
         """Start every component (Azurite first); on failure stop what was started and re-raise."""
         if self._started:
             return self
-        components: list[Any] = [c for c in (self.azurite, self.identity, self.keyvault, self.adobe) if c]
+        components: list[Any] = [
+            c for c in (self.azurite, self.identity, self.keyvault, self.resource_graph, self.adobe) if c
+        ]
         try:
             for component in components:
                 component.start()
@@ -121,8 +135,9 @@ class LocalStack(StartStop):
     def reset(self) -> None:
         """Between tests: clear faults and recordings everywhere, reset the Adobe stand-in
         (connections, sandboxes, auth specs, create delay, error style...), unassign user-assigned
-        identities, undo Key Vault denials, re-seed the Adobe credential secrets, and resume a
-        paused Azurite (or start a stopped one again on its ports)."""
+        identities, undo Key Vault denials, reset Resource Graph (empty inventory, no denials, page
+        size 1000), re-seed the Adobe credential secrets, and resume a paused Azurite (or start a
+        stopped one again on its ports)."""
         if self.azurite is not None and self.azurite in self._started:
             if self.azurite.paused:
                 self.azurite.resume()
@@ -133,6 +148,7 @@ class LocalStack(StartStop):
         self.keyvault.faults.clear()
         self.keyvault.reset_recording()
         self.keyvault.allow()
+        self.resource_graph.reset()
         self.adobe.reset()
         self.seed_adobe_credentials()
 
@@ -152,6 +168,7 @@ class LocalStack(StartStop):
             "IDENTITY_ENDPOINT": self.identity.endpoint,
             "IDENTITY_HEADER": self.identity.header_value,
             "REQUESTS_CA_BUNDLE": str(self.keyvault.ca_bundle_path),
+            "AZURE_RESOURCE_MANAGER_URL": self.resource_graph.base_url,
             "ADOBE_IMS_URL": self.adobe.ims_url,
             "ADOBE_PLATFORM_URL": self.adobe.platform_url,
             "ADOBE_SANDBOX_NAME": self.default_sandbox,

@@ -8,6 +8,9 @@
 //   - a Python 3.11 function app on the Flex Consumption plan (FC1) with every contract setting;
 //   - least-privilege role assignments: Storage Blob Data Owner, Storage Queue Data Contributor
 //     and Storage Table Data Contributor on the account; Key Vault Secrets User on the vault;
+//     (assignSubscriptionReader) Reader on this deployment's subscription when it is in
+//     azureSubscriptionIds (reconcile lists its namespaces with Resource Graph; other listed
+//     subscriptions: az role assignment create, docs/deploy.md);
 //   - (deployEventSubscriptions) Event Grid system topics and subscriptions: Event Hubs namespace
 //     and event hub create/delete -> on_namespace_event; Key Vault secret events -> on_secret_event.
 //
@@ -150,6 +153,18 @@ param verifyDelaySeconds int = 120
 @description('AZURE_SUBSCRIPTION_IDS: subscriptions the app manages, comma-separated (namespace events from others are ignored); empty leaves the setting unset (every subscription).')
 param azureSubscriptionIds string = subscription().subscriptionId
 
+@description('AZURE_RESOURCE_MANAGER_URL: Resource Manager endpoint reconcile queries Resource Graph at (this cloud\'s by default; a trailing slash is dropped).')
+param azureResourceManagerUrl string = environment().resourceManager
+
+@description('RECONCILE_SCHEDULE: NCRONTAB schedule of reconcile_timer (six fields, seconds first).')
+param reconcileSchedule string = '0 */30 * * * *'
+
+@description('Assign the app\'s identity Reader on this subscription (when it is in azureSubscriptionIds), for reconcile. Needs role-assignment rights on the subscription; false leaves it to you (az role assignment create).')
+param assignSubscriptionReader bool = true
+
+@description('RECONCILE_DELETE: mark the records of namespaces gone from a complete reconcile listing deleted (otherwise they are only reported).')
+param reconcileDelete bool = false
+
 @description('DATAFLOWS_TABLE: table holding the dataflow records (created by the app on first use).')
 param dataflowsTableName string = 'EventHubsDataflows'
 
@@ -257,6 +272,9 @@ module functionApp 'modules/function-app.bicep' = {
     deleteConnectionOnNamespaceDelete: deleteConnectionOnNamespaceDelete
     verifyDelaySeconds: verifyDelaySeconds
     azureSubscriptionIds: azureSubscriptionIds
+    azureResourceManagerUrl: azureResourceManagerUrl
+    reconcileSchedule: reconcileSchedule
+    reconcileDelete: reconcileDelete
     dataflowsTableName: dataflowsTableName
     dataflowDatasetId: dataflowDatasetId
     dataflowDataType: dataflowDataType
@@ -268,6 +286,19 @@ module functionApp 'modules/function-app.bicep' = {
   dependsOn: [
     keyVaultAccess
   ]
+}
+
+// Reader on this subscription, for reconcile's Resource Graph listing; only when the subscription is
+// one the app manages (none when azureSubscriptionIds names others or is empty), and only when the
+// deployer may assign roles there (a subscription-scope deployment needs rights on the subscription).
+var managesThisSubscription = contains(split(toLower(replace(azureSubscriptionIds, ' ', '')), ','), toLower(subscription().subscriptionId))
+
+module subscriptionReader 'modules/subscription-reader.bicep' = if (assignSubscriptionReader && managesThisSubscription) {
+  name: 'subscription-reader-${take(suffix, 6)}'
+  scope: subscription()
+  params: {
+    principalId: identity.properties.principalId
+  }
 }
 
 // ---------------------------------------------------------------- Event Grid (phase 2)

@@ -167,7 +167,9 @@ class Source:
 
     @property
     def is_event(self) -> bool:
-        return self.kind == "event"
+        """Nobody waits for the answer (an Event Grid event, or a namespace a reconcile found): a namespace
+        without its secret yet is recorded `pending_secret`, not failed."""
+        return self.kind in ("event", "reconcile")
 
     def describe(self) -> str:
         return f"{self.kind} {self.id or '-'}"

@@ -32,10 +32,18 @@ DATAFLOW_FIELDS: Final = (
     "mappingId",
     "name",
 )
-ACTIONS: Final = ("create", "verify", "dataflow")
+ACTIONS: Final = ("create", "verify", "dataflow", "reconcile")
 _ADOBE_ID: Final = re.compile(r"[A-Za-z0-9-]{1,128}")
 MAX_NAME_LENGTH: Final = 256
 MAX_DESCRIPTION_LENGTH: Final = 1024
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    """`{"action": "reconcile", "namespace", "sandbox"}`: a namespace a reconcile found without a record;
+    handled like a namespace-created event (no secret yet: `pending_secret`)."""
+
+    request: ConnectionRequest
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ def _one_of(body: Mapping[str, Any], field: str, choices: tuple[str, ...], defau
 
 def parse_queue_message(
     body: object, defaults: DataflowDefaults
-) -> ConnectionRequest | VerifyRequest | DataflowRequest:
+) -> ConnectionRequest | VerifyRequest | DataflowRequest | ReconcileRequest:
     """A queue message: the POST body (optionally `"action": "create"`), a verify, or a dataflow request."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request must be a JSON object.", field=None, code="InvalidJson")
@@ -158,6 +166,9 @@ def parse_queue_message(
         return parse_request(rest, defaults.sandbox)
     if action == "dataflow":
         return parse_dataflow_request(rest, defaults)
+    if action == "reconcile":
+        _reject_unknown(rest, ("namespace", "sandbox"))
+        return ReconcileRequest(parse_request(rest, defaults.sandbox))
     _reject_unknown(body, VERIFY_FIELDS)
     if body.get("namespace") is None:
         raise InvalidRequest("'namespace' is required.", field="namespace")

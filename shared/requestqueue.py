@@ -40,13 +40,17 @@ class QueueVerifies:
             return self._client
 
     def schedule(self, key: ConnectionKey, delay: float) -> None:
+        self.send(verify_message(key), delay=delay)
+
+    def send(self, text: str, *, delay: float = 0) -> None:
+        """Put one JSON message on the request queue (visible after `delay` seconds)."""
         from azure.core.exceptions import ResourceNotFoundError
 
         queue = self._queue()
         for attempt in (1, 2):
             try:
                 with storage_errors():
-                    queue.send_message(verify_message(key), visibility_timeout=max(1, round(delay)))
+                    queue.send_message(text, visibility_timeout=max(0, round(delay)) or None)
                 self.sent += 1
                 return
             except ResourceNotFoundError:

@@ -18,8 +18,10 @@ from .clock import Clock
 from .credentials import forget_adobe_credentials, load_adobe_credentials
 from .dataflow_records import dataflow_store
 from .dataflows import DataflowService
+from .inventory import ResourceGraphInventory
 from .models import ConnectionRecord
 from .notifications import EventPublisher, NoEvents, QueueEventPublisher
+from .reconcile import Reconciler
 from .records import TableRecordStore, connection_store, storage_errors
 from .requestqueue import REQUESTS_QUEUE, QueueVerifies
 from .retry import Retrier, RetryPolicy
@@ -46,6 +48,26 @@ class Runtime:
     events: EventPublisher
     verifies: QueueVerifies
     secret_events: SecretEvents
+    credential: Any = None
+    clock: Clock | None = None
+    retrier: Retrier | None = None
+    _reconciler: Reconciler | None = None
+
+    def reconciler(self) -> Reconciler:
+        """The reconcile pass, built on first use (the Resource Graph client is imported only here)."""
+        with _lock:
+            if self._reconciler is None:
+                assert self.clock is not None and self.retrier is not None
+                self._reconciler = Reconciler(
+                    self.settings,
+                    inventory=ResourceGraphInventory(_resource_graph(self.settings, self.credential), self.retrier),
+                    connections=self.service,
+                    records=self.records,
+                    adobe=self.adobe,
+                    requests=self.verifies,
+                    clock=self.clock,
+                )
+            return self._reconciler
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -137,9 +159,45 @@ def build_runtime(settings: Settings) -> Runtime:
         verifies=verifies,
         clock=clock,
     )
+    secret_events = SecretEvents(service, dataflows)
     return Runtime(
-        settings, service, dataflows, secrets, adobe, records, events, verifies, SecretEvents(service, dataflows)
+        settings,
+        service,
+        dataflows,
+        secrets,
+        adobe,
+        records,
+        events,
+        verifies,
+        secret_events,
+        credential,
+        clock,
+        retrier,
     )
+
+
+def _resource_graph(settings: Settings, credential: Any) -> Any:
+    """A factory of the Resource Graph client (built on first call)."""
+    client: list[Any] = []
+
+    def make() -> Any:
+        if not client:
+            from azure.mgmt.resourcegraph import ResourceGraphClient
+
+            kwargs: dict[str, Any] = {"retry_total": 0, "logging_enable": False}
+            if settings.ca_bundle:
+                kwargs["connection_verify"] = settings.ca_bundle
+            client.append(
+                ResourceGraphClient(
+                    credential,
+                    base_url=settings.resource_manager_url,
+                    credential_scopes=[settings.resource_manager_scope],
+                    **kwargs,
+                )
+            )
+        return client[0]
+
+    return make
 
 
 def _credential(settings: Settings) -> Any:

@@ -70,11 +70,20 @@ class Settings:
     dataflow_data_type: str = "xdm"
     dataflow_consumer_group: str = "$Default"
     dataflow_reset: str = "earliest"
+    resource_manager_url: str = "https://management.azure.com"
+    reconcile_delete: bool = False
 
     @property
     def connect_timeout_seconds(self) -> float:
         """The connect timeout of every outbound call (the read timeout is HTTP_TIMEOUT_SECONDS)."""
         return connect_timeout(self.http_timeout_seconds)
+
+    @property
+    def resource_manager_scope(self) -> str:
+        """The token scope of AZURE_RESOURCE_MANAGER_URL; a loopback endpoint is an emulator of the public cloud's."""
+        if is_loopback(urlsplit(self.resource_manager_url).hostname or ""):
+            return "https://management.azure.com/.default"
+        return self.resource_manager_url + "/.default"
 
     def manages_subscription(self, subscription_id: str) -> bool:
         """Whether events of this subscription are this app's (all are when AZURE_SUBSCRIPTION_IDS is unset)."""
@@ -214,6 +223,10 @@ class Settings:
             dataflow_data_type=_choice(get, "DATAFLOW_DATA_TYPE", ("xdm", "raw")),
             dataflow_consumer_group=consumer_group,
             dataflow_reset=_choice(get, "DATAFLOW_RESET", ("earliest", "latest")),
+            resource_manager_url=_service_url(
+                get("AZURE_RESOURCE_MANAGER_URL", "https://management.azure.com") or "", "AZURE_RESOURCE_MANAGER_URL"
+            ),
+            reconcile_delete=_flag(get, "RECONCILE_DELETE"),
             events_queue=events_queue,
             secret_cache_seconds=_number(get, "SECRET_CACHE_SECONDS", 300, minimum=0),
             delete_connection_on_namespace_delete=_flag(get, "DELETE_CONNECTION_ON_NAMESPACE_DELETE"),

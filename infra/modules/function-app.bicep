@@ -68,6 +68,12 @@ param deleteConnectionOnNamespaceDelete bool
 param verifyDelaySeconds int
 @description('Subscriptions the app manages (comma-separated); empty leaves AZURE_SUBSCRIPTION_IDS unset (every subscription).')
 param azureSubscriptionIds string = ''
+@description('Resource Manager endpoint of Resource Graph (AZURE_RESOURCE_MANAGER_URL); a trailing slash is dropped.')
+param azureResourceManagerUrl string = environment().resourceManager
+@description('NCRONTAB schedule of reconcile_timer (RECONCILE_SCHEDULE: the host resolves %RECONCILE_SCHEDULE%, so it is always set).')
+param reconcileSchedule string = '0 */30 * * * *'
+@description('RECONCILE_DELETE: mark records of namespaces gone from a complete listing deleted.')
+param reconcileDelete bool = false
 param dataflowsTableName string
 @description('Dataset of automatic dataflows; empty leaves DATAFLOW_DATASET_ID unset (no automatic dataflows).')
 param dataflowDatasetId string = ''
@@ -152,6 +158,19 @@ var baseAppSettings = [
   {
     name: 'VERIFY_DELAY_SECONDS'
     value: string(verifyDelaySeconds)
+  }
+  // Reconcile (reconcile_timer): Resource Graph listing of the namespaces of AZURE_SUBSCRIPTION_IDS.
+  {
+    name: 'AZURE_RESOURCE_MANAGER_URL'
+    value: endsWith(azureResourceManagerUrl, '/') ? substring(azureResourceManagerUrl, 0, length(azureResourceManagerUrl) - 1) : azureResourceManagerUrl
+  }
+  {
+    name: 'RECONCILE_SCHEDULE'
+    value: reconcileSchedule
+  }
+  {
+    name: 'RECONCILE_DELETE'
+    value: reconcileDelete ? 'true' : 'false'
   }
   // Dataflows (an event hub into a Platform dataset).
   {

@@ -80,6 +80,10 @@ class AdobeApi(Protocol):
         """Delete one object; False when it was already gone."""
         ...
 
+    def list_connections(self, sandbox: str, deadline: Deadline) -> list[dict[str, Any]]:
+        """Every Event Hubs base connection of the sandbox (all pages)."""
+        ...
+
     def auth_spec_name(self, sandbox: str, documented: str, params: Iterable[str], deadline: Deadline) -> str:
         """The auth spec name to send for these params."""
         ...
@@ -224,6 +228,15 @@ class AdobeClient:
             raise
         assert made is not None
         return made
+
+    def list_connections(self, sandbox: str, deadline: Deadline) -> list[dict[str, Any]]:
+        """Every Event Hubs base connection of the sandbox (all pages), as Flow Service lists them (secrets masked)."""
+        params = [("property", f"connectionSpec.id=={EVENT_HUBS_SPEC_ID}")]
+        found = []
+        for item in self._http.pages(self._url("connections"), sandbox, deadline, params, max_pages=1000):
+            if isinstance(item.get("id"), str) and ADOBE_ID.fullmatch(item["id"]):
+                found.append(item)
+        return found
 
     def list_named(self, sandbox: str, collection: str, name: str, deadline: Deadline) -> list[AdobeConnection]:
         params = [("property", f"name=={name}")]

@@ -162,12 +162,12 @@ class Transport:
         return response
 
     def pages(
-        self, url: str, sandbox: str, deadline: Deadline, params: list[tuple[str, str]]
+        self, url: str, sandbox: str, deadline: Deadline, params: list[tuple[str, str]], max_pages: int = MAX_PAGES
     ) -> Iterator[dict[str, Any]]:
         """Every item of a list, following `_links.next.href` (at most MAX_PAGES pages, same host only)."""
         next_url: str | None = url
         query: list[tuple[str, str]] | None = params
-        for _ in range(MAX_PAGES):
+        for _ in range(max_pages):
             assert next_url is not None
             response = self.platform("GET", next_url, sandbox, deadline, ok=(200,), params=query)
             body = json_body(response)
@@ -177,7 +177,7 @@ class Transport:
                 return
             next_url, query = self._follow(url, href), None
         raise DependencyUnavailable(
-            f"Adobe Flow Service listed more than {MAX_PAGES} pages; narrow the filter.",
+            f"Adobe Flow Service listed more than {max_pages} pages; narrow the filter.",
             dependency="Adobe Flow Service",
         )
 

@@ -209,6 +209,10 @@ class FakeAdobe:
                 return AdobeConnection(obj.id, f'"{obj.id}"', None)
         return None
 
+    def list_connections(self, sandbox: str, deadline: Deadline) -> list[dict[str, Any]]:
+        self.calls += 1
+        return [{"id": o.id, "name": o.name, "createdAt": o.created_at, **o.body} for o in self.in_adobe(sandbox)]
+
     def explore(self, sandbox: str, connection_id: str, deadline: Deadline) -> tuple[str, ...]:
         self.calls += 1
         return tuple(self.event_hubs)

@@ -42,7 +42,10 @@ class FlowWorld(World):
         return outcome.record, outcome.created
 
     def kinds(self) -> dict[str, int]:
-        return {k: len(self.adobe.in_adobe("prod", k)) for k in ("connections", "sourceConnections", "targetConnections", "flows")}
+        return {
+            k: len(self.adobe.in_adobe("prod", k))
+            for k in ("connections", "sourceConnections", "targetConnections", "flows")
+        }
 
 
 ONE_OF_EACH = {"connections": 1, "sourceConnections": 1, "targetConnections": 1, "flows": 1}

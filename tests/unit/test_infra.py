@@ -33,6 +33,7 @@ STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 STORAGE_QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"  # Resource Graph listing of the managed subscriptions
 # Broad roles that must never be granted by this template.
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
@@ -301,8 +302,9 @@ def test_key_vault_modules_are_scoped_to_the_vault_resource_group() -> None:
 def test_event_subscription_modules_depend_on_the_switch_and_nothing_else_does() -> None:
     modules = parse(MAIN)["modules"]
     conditional = {name for name, m in modules.items() if m["config"].get("condition") is not None}
-    assert conditional == {"namespaceEvents", "keyVaultEvents"}
-    for name in conditional:
+    assert conditional == {"namespaceEvents", "keyVaultEvents", "subscriptionReader"}
+    assert modules["subscriptionReader"]["detail"]["path"] == "modules/subscription-reader.bicep"
+    for name in conditional - {"subscriptionReader"}:
         assert modules[name]["config"]["condition"] == "deployEventSubscriptions"
         paths = modules[name]["detail"]["path"]
         assert paths in {"modules/namespace-events.bicep", "modules/keyvault-events.bicep"}
@@ -491,6 +493,7 @@ def test_no_broad_role_is_granted_anywhere() -> None:
         STORAGE_QUEUE_DATA_CONTRIBUTOR,
         STORAGE_TABLE_DATA_CONTRIBUTOR,
         MONITORING_METRICS_PUBLISHER,
+        READER,
     }
     text = "\n".join(path.read_text(encoding="utf-8") for path in bicep_files())
     for broad in (OWNER, CONTRIBUTOR, USER_ACCESS_ADMINISTRATOR, STORAGE_ACCOUNT_CONTRIBUTOR, KEY_VAULT_ADMINISTRATOR):
@@ -505,6 +508,7 @@ def test_role_guids_are_well_formed() -> None:
         STORAGE_QUEUE_DATA_CONTRIBUTOR,
         STORAGE_TABLE_DATA_CONTRIBUTOR,
         MONITORING_METRICS_PUBLISHER,
+        READER,
     ):
         assert guid.match(value), value
 

@@ -1,0 +1,146 @@
+"""Every Event Hubs namespace of the managed subscriptions, from Azure Resource Graph (the real client)."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from .errors import ConfigurationError, DependencyUnavailable, is_tls_failure
+from .eventhubs import NAMESPACE_PATTERN
+from .logs import log
+from .retry import CallResult, Deadline, Failure, Retrier
+
+QUERY: Final = (
+    "resources | where type =~ 'microsoft.eventhub/namespaces' "
+    "| project id, name, subscriptionId, resourceGroup, location"
+)
+PAGE_SIZE: Final = 1000
+MAX_PAGES: Final = 1000
+
+
+@dataclass(frozen=True, order=True)
+class Namespace:
+    """One Event Hubs namespace as Resource Graph lists it."""
+
+    name: str
+    subscription_id: str
+    resource_group: str
+
+
+@dataclass
+class Listing:
+    """What the inventory found; `failures` names each subscription it could not list, and why."""
+
+    namespaces: list[Namespace] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+
+class Inventory(Protocol):
+    """Where namespaces are listed from."""
+
+    def list(self, subscriptions: Iterable[str], deadline: Deadline) -> Listing:
+        """Every namespace of these subscriptions; a failed subscription is in `failures`, never raised."""
+        ...
+
+
+class ResourceGraphInventory:
+    """Resource Graph through `azure-mgmt-resourcegraph`: all subscriptions in one query, `$skipToken` pages;
+    on a refusal, one query per subscription so one forbidden subscription does not hide the others."""
+
+    def __init__(self, client: Callable[[], Any], retrier: Retrier, *, page_size: int = PAGE_SIZE) -> None:
+        self._client = client
+        self._retrier = retrier
+        self._page_size = page_size
+        self.calls = 0
+
+    def list(self, subscriptions: Iterable[str], deadline: Deadline) -> Listing:
+        wanted = sorted(set(subscriptions))
+        listing = Listing()
+        if not wanted:
+            return listing
+        try:
+            listing.namespaces = self._query(wanted, deadline)
+            return listing
+        except _Refused:
+            pass
+        except DependencyUnavailable as err:
+            return Listing(failures=dict.fromkeys(wanted, err.message))
+        for subscription in wanted:  # isolate the forbidden one(s)
+            try:
+                listing.namespaces += self._query([subscription], deadline)
+            except _Refused as err:
+                listing.failures[subscription] = err.reason
+            except DependencyUnavailable as err:
+                listing.failures[subscription] = err.message
+        return listing
+
+    def _query(self, subscriptions: builtins.list[str], deadline: Deadline) -> builtins.list[Namespace]:
+        from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
+
+        found: builtins.list[Namespace] = []
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            options = QueryRequestOptions(skip_token=token, top=self._page_size, result_format="objectArray")
+            request = QueryRequest(subscriptions=subscriptions, query=QUERY, options=options)
+            page = self._retrier.call(
+                lambda request=request: self._once(request),  # type: ignore[misc]
+                dependency="Azure Resource Graph",
+                deadline=deadline,
+            )
+            found += [n for n in (_namespace(row) for row in page.data or []) if n is not None]
+            token = page.skip_token
+            if not token:
+                return found
+        raise DependencyUnavailable("Azure Resource Graph listed too many pages.", dependency="Azure Resource Graph")
+
+    def _once(self, request: Any) -> tuple[CallResult, Any]:
+        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+
+        self.calls += 1
+        try:
+            return CallResult(status=200), self._client().resources(request)
+        except ClientAuthenticationError as err:
+            raise ConfigurationError(
+                "Azure Resource Manager refused the app's identity; check AZURE_RESOURCE_MANAGER_URL and the identity.",
+                setting="AZURE_RESOURCE_MANAGER_URL",
+            ) from err
+        except HttpResponseError as err:
+            if err.status_code == 403:
+                raise _Refused(
+                    "the app's identity cannot read it: assign it the Reader role on the subscription"
+                ) from None
+            if err.status_code in (400, 404):
+                raise _Refused(f"Resource Graph refused the query ({err.status_code})") from None
+            headers = getattr(err.response, "headers", None) or {}
+            retry_after = headers.get("Retry-After")
+            return CallResult(status=err.status_code or 500, retry_after=retry_after), None
+        except ServiceRequestError as err:
+            if is_tls_failure(err):
+                raise ConfigurationError(
+                    "The TLS certificate of Azure Resource Manager could not be verified: check "
+                    "AZURE_RESOURCE_MANAGER_URL (and REQUESTS_CA_BUNDLE).",
+                    setting="AZURE_RESOURCE_MANAGER_URL",
+                ) from None
+            return CallResult(failure=Failure.NOT_SENT), None
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _namespace(row: Any) -> Namespace | None:
+    if not isinstance(row, dict):
+        return None
+    name, subscription = row.get("name"), row.get("subscriptionId")
+    if not isinstance(name, str) or not NAMESPACE_PATTERN.fullmatch(name) or not isinstance(subscription, str):
+        log.warning("Resource Graph listed a namespace that is not usable; ignored")
+        return None
+    return Namespace(name.lower(), subscription.lower(), str(row.get("resourceGroup") or ""))

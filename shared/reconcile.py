@@ -1,0 +1,275 @@
+"""Reconcile: make the records match every Event Hubs namespace, even those whose events were missed.
+
+One pass:
+  1. list the namespaces of AZURE_SUBSCRIPTION_IDS (Resource Graph, every page);
+  2. adopt Adobe's Event Hubs base connections that have no record (storage recreated), creating nothing;
+  3. one table query for the default sandbox's records; a namespace without one gets a `reconcile`
+     message on the request queue (handled like a namespace-created event: no secret → `pending_secret`),
+     or, with `now`, is created at once by a bounded pool;
+  4. `ready` records due for verification get a verify message;
+  5. records whose namespace is gone from a complete listing are reported, and marked deleted only
+     with RECONCILE_DELETE=true; a failed or partial listing changes nothing.
+Duplicates (two reconciles at once) are absorbed by the claim protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Protocol
+
+from .adobe import AdobeApi
+from .clock import Clock
+from .errors import ConnectorError, SecretNotFound
+from .inventory import Inventory, Listing
+from .logs import log
+from .models import AuthType, ConnectionKey, ConnectionRecord, ConnectionRequest, Source, State
+from .records import ConnectionStore, WriteConflict
+from .retry import Deadline
+from .service import ConnectionService
+from .settings import Settings
+
+_NAME: Final = re.compile(r"Azure Event Hubs ([a-z][a-z0-9-]{4,48}[a-z0-9])(?: ([a-z0-9][a-z0-9._-]*))?")
+LISTING_BUDGET_SECONDS: Final = 120.0
+
+
+class RequestSender(Protocol):
+    """The request queue."""
+
+    def send(self, text: str, *, delay: float = 0) -> None: ...
+
+
+@dataclass
+class Report:
+    """What one pass saw and did (the summary line and the CLI's table)."""
+
+    seen: int = 0
+    queued: int = 0
+    created: int = 0
+    ready: int = 0
+    pending_secret: int = 0
+    verifies: int = 0
+    gone: list[str] = field(default_factory=list)
+    marked_deleted: int = 0
+    adopted: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    listing_failures: dict[str, str] = field(default_factory=dict)
+    skipped: str | None = None
+    interrupted: bool = False
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"reconcile: {self.skipped}"
+        return (
+            f"reconcile: {self.seen} namespaces seen, {self.queued} queued, {self.created} created, "
+            f"{self.ready} already ready, {self.pending_secret} pending secret, {self.verifies} verifies, "
+            f"{len(self.gone)} gone ({self.marked_deleted} marked deleted), {self.adopted} adopted, "
+            f"{len(self.failed)} failed, {len(self.listing_failures)} subscription(s) not listed"
+        )
+
+
+class Reconciler:
+    """One reconcile pass over the inventory, the records and Adobe."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        inventory: Inventory,
+        connections: ConnectionService,
+        records: ConnectionStore,
+        adobe: AdobeApi,
+        requests: RequestSender,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.inventory = inventory
+        self.connections = connections
+        self.records = records
+        self.adobe = adobe
+        self.requests = requests
+        self.clock = clock
+
+    def run(
+        self,
+        *,
+        dry_run: bool = False,
+        now: bool = False,
+        concurrency: int = 8,
+        progress: Callable[[int, int], None] = lambda done, total: None,
+    ) -> Report:
+        report = Report()
+        if not self.settings.subscription_ids:
+            report.skipped = "AZURE_SUBSCRIPTION_IDS is not set: nothing to list"
+            log.info(report.summary())
+            return report
+        listing = self.inventory.list(
+            self.settings.subscription_ids, Deadline(self.clock.monotonic, LISTING_BUDGET_SECONDS)
+        )
+        report.listing_failures = dict(listing.failures)
+        for subscription, reason in listing.failures.items():
+            log.warning("reconcile: subscription %s not listed: %s", subscription, reason)
+        report.seen = len({n.name for n in listing.namespaces})
+        sandbox = self.settings.default_sandbox
+        records = {r.key: r for r in self.records.list(sandbox=sandbox)}
+        report.adopted = self._adopt(sandbox, records, dry_run)
+        by_namespace: dict[str, list[ConnectionRecord]] = {}
+        for record in records.values():
+            by_namespace.setdefault(record.key.namespace, []).append(record)
+        missing = sorted({n.name for n in listing.namespaces} - set(by_namespace))
+        for namespace in sorted({n.name for n in listing.namespaces} & set(by_namespace)):
+            states = {r.state for r in by_namespace[namespace]}
+            report.ready += int(State.READY in states)
+            report.pending_secret += int(State.PENDING_SECRET in states)
+        if now:
+            self._create_now(missing, sandbox, report, dry_run, concurrency, progress)
+        else:
+            for index, namespace in enumerate(missing, 1):
+                if not dry_run:
+                    self.requests.send(json.dumps({"action": "reconcile", "namespace": namespace, "sandbox": sandbox}))
+                report.queued += 1
+                progress(index, len(missing))
+        report.verifies = self._verify_due(records.values(), dry_run)
+        self._gone(listing, by_namespace, report, dry_run)
+        log.info(report.summary())
+        return report
+
+    def _adopt(self, sandbox: str, records: dict[ConnectionKey, ConnectionRecord], dry_run: bool) -> int:
+        """Adobe's Event Hubs base connections without a record get a `ready` record; nothing is created."""
+        adopted = 0
+        try:
+            listed = self.adobe.list_connections(sandbox, Deadline(self.clock.monotonic, LISTING_BUDGET_SECONDS))
+        except ConnectorError as err:
+            log.warning("reconcile: could not list Adobe's connections in %s (%s); nothing adopted", sandbox, err.code)
+            return 0
+        for item in sorted(listed, key=lambda i: (i.get("createdAt") or 0, str(i.get("id")))):
+            record = self._adoptable(sandbox, item)
+            if record is None or record.key in records:
+                continue
+            if not dry_run:
+                try:
+                    self.records.insert(record)
+                except WriteConflict:
+                    continue  # recorded meanwhile (a request, or another reconcile)
+            records[record.key] = record
+            adopted += 1
+            log.info("reconcile: adopted connection %s for %s", record.connection_id, record.key)
+        return adopted
+
+    def _adoptable(self, sandbox: str, item: dict[str, Any]) -> ConnectionRecord | None:
+        """A record for a listed connection, when it is one of ours (an Event Hubs source, by name or params)."""
+        auth: dict[str, Any] = item["auth"] if isinstance(item.get("auth"), dict) else {}
+        params: dict[str, Any] = auth["params"] if isinstance(auth.get("params"), dict) else {}
+        if not ({"sasKeyName", "tenantId"} & set(params)):
+            return None  # not a source's auth (Event Hubs destinations share the spec id)
+        match = _NAME.fullmatch(str(item.get("name") or ""))
+        namespace = str(params.get("namespace") or (match.group(1) if match else "")).lower()
+        if not namespace:
+            return None
+        hub = params.get("eventHubName") or (match.group(2) if match else None)
+        auth_type = AuthType.SAS if "sasKeyName" in params else AuthType.AAD
+        now = self.clock.now()
+        template = self.settings.sas_secret_name if auth_type is AuthType.SAS else self.settings.aad_secret_name
+        return ConnectionRecord(
+            key=ConnectionKey(sandbox, namespace, str(hub).lower() if hub else None),
+            state=State.READY,
+            auth_type=auth_type,
+            name=str(item.get("name")),
+            created_at=now,
+            updated_at=now,
+            connection_id=str(item["id"]),
+            etag=item.get("etag") if isinstance(item.get("etag"), str) else None,
+            secret_name=template(namespace),
+            source_id="reconcile",
+        )
+
+    def _create_now(
+        self,
+        missing: list[str],
+        sandbox: str,
+        report: Report,
+        dry_run: bool,
+        concurrency: int,
+        progress: Callable[[int, int], None],
+    ) -> None:
+        """Create directly with a bounded pool (the CLI's --now); each create honours Adobe's Retry-After."""
+        if dry_run:
+            report.queued = len(missing)
+            return
+
+        def one(namespace: str) -> tuple[str, ConnectorError | None, State | None]:
+            try:
+                outcome = self.connections.create_or_get(ConnectionRequest(namespace, sandbox), Source("reconcile"))
+            except SecretNotFound as err:
+                return namespace, err, State.PENDING_SECRET
+            except ConnectorError as err:
+                return namespace, err, None
+            return namespace, None, outcome.record.state
+
+        pool = ThreadPoolExecutor(max(1, concurrency))
+        try:
+            futures = [pool.submit(one, namespace) for namespace in missing]
+            for index, future in enumerate(as_completed(futures), 1):
+                namespace, err, state = future.result()
+                if state is State.PENDING_SECRET:
+                    report.pending_secret += 1
+                elif err is not None:
+                    report.failed[namespace] = f"{err.code}: {err.message}"
+                else:
+                    report.created += 1
+                progress(index, len(missing))
+        except KeyboardInterrupt:
+            # Ctrl-C: nothing new starts; the creates under way finish and release their claims.
+            report.interrupted = True
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
+    def _verify_due(self, records: Iterable[ConnectionRecord], dry_run: bool) -> int:
+        due = 0
+        horizon = self.settings.verify_after_seconds
+        for record in records:
+            checked: datetime | None = record.verified_at or record.updated_at
+            if record.state is not State.READY or checked is None:
+                continue
+            if (self.clock.now() - checked).total_seconds() < horizon:
+                continue
+            body: dict[str, Any] = {
+                "action": "verify",
+                "namespace": record.key.namespace,
+                "sandbox": record.key.sandbox,
+            }
+            if record.key.event_hub:
+                body["eventHubName"] = record.key.event_hub
+            if not dry_run:
+                self.requests.send(json.dumps(body))
+            due += 1
+        return due
+
+    def _gone(
+        self, listing: Listing, by_namespace: dict[str, list[ConnectionRecord]], report: Report, dry_run: bool
+    ) -> None:
+        listed = {n.name for n in listing.namespaces}
+        report.gone = sorted(
+            ns
+            for ns, records in by_namespace.items()
+            if ns not in listed and any(r.state is not State.DELETED for r in records)
+        )
+        if not report.gone:
+            return
+        if not listing.complete:
+            log.warning(
+                "reconcile: the listing is partial; %d namespace(s) not listed are left alone", len(report.gone)
+            )
+            return
+        log.warning(
+            "reconcile: %d recorded namespace(s) no longer exist: %s", len(report.gone), ", ".join(report.gone[:20])
+        )
+        if self.settings.reconcile_delete and not dry_run:
+            for namespace in report.gone:
+                report.marked_deleted += self.connections.mark_namespace_deleted(namespace, Source("reconcile"))
