@@ -35,6 +35,9 @@ from .settings import Settings
 
 _NAME: Final = re.compile(r"Azure Event Hubs ([a-z][a-z0-9-]{4,48}[a-z0-9])(?: ([a-z0-9][a-z0-9._-]*))?")
 LISTING_BUDGET_SECONDS: Final = 120.0
+SEND_THREADS: Final = 8
+#: A record this young is never called gone: Resource Graph may not list a namespace created just now.
+GONE_GRACE_SECONDS: Final = 900.0
 
 
 class RequestSender(Protocol):
@@ -128,11 +131,7 @@ class Reconciler:
         if now:
             self._create_now(missing, sandbox, report, dry_run, concurrency, progress)
         else:
-            for index, namespace in enumerate(missing, 1):
-                if not dry_run:
-                    self.requests.send(json.dumps({"action": "reconcile", "namespace": namespace, "sandbox": sandbox}))
-                report.queued += 1
-                progress(index, len(missing))
+            self._queue_creates(missing, sandbox, report, dry_run, progress)
         report.verifies = self._verify_due(records.values(), dry_run)
         self._gone(listing, by_namespace, report, dry_run)
         log.info(report.summary())
@@ -186,6 +185,20 @@ class Reconciler:
             secret_name=template(namespace),
             source_id="reconcile",
         )
+
+    def _queue_creates(
+        self, missing: list[str], sandbox: str, report: Report, dry_run: bool, progress: Callable[[int, int], None]
+    ) -> None:
+        """One `reconcile` message per namespace, sent by a few threads (a first pass may have thousands)."""
+
+        def send(namespace: str) -> None:
+            if not dry_run:
+                self.requests.send(json.dumps({"action": "reconcile", "namespace": namespace, "sandbox": sandbox}))
+
+        with ThreadPoolExecutor(SEND_THREADS) as pool:
+            for index, _ in enumerate(pool.map(send, missing), 1):
+                report.queued += 1
+                progress(index, len(missing))
 
     def _create_now(
         self,
@@ -255,10 +268,13 @@ class Reconciler:
         self, listing: Listing, by_namespace: dict[str, list[ConnectionRecord]], report: Report, dry_run: bool
     ) -> None:
         listed = {n.name for n in listing.namespaces}
+        now = self.clock.now()
         report.gone = sorted(
             ns
             for ns, records in by_namespace.items()
-            if ns not in listed and any(r.state is not State.DELETED for r in records)
+            if ns not in listed
+            and any(r.state is not State.DELETED for r in records)
+            and all((now - r.created_at).total_seconds() >= GONE_GRACE_SECONDS for r in records)
         )
         if not report.gone:
             return

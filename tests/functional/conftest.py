@@ -86,9 +86,7 @@ class App:
     def get_dataflow(self, namespace: str, event_hub: str, **params: str) -> func.HttpResponse:
         path = f"/api/dataflows/{namespace}/{event_hub}"
         route = {"namespace": namespace, "eventHubName": event_hub}
-        response = indexed_function("get_dataflow_http")(
-            http_request("GET", path, route_params=route, params=params)
-        )
+        response = indexed_function("get_dataflow_http")(http_request("GET", path, route_params=route, params=params))
         return self._checked("GET", path, response)
 
     def _checked(self, method: str, path: str, response: func.HttpResponse) -> func.HttpResponse:

@@ -147,10 +147,17 @@ def test_chaos_converges_to_exactly_one_connection_per_namespace(
     for namespace in NAMESPACES:
         connections = [c for c in app.stack.adobe.connections("prod") if c["auth"]["params"]["namespace"] == namespace]
         if len(connections) != 1 and os.environ.get("CHAOS_DUMP"):
-            trace = [f"{r.method} {r.target} {r.fault or ''} {r.body[:200]!r}" for r in app.stack.adobe.platform_requests]
+            trace = [
+                f"{r.method} {r.target} {r.fault or ''} {r.body[:200]!r}" for r in app.stack.adobe.platform_requests
+            ]
             Path(os.environ["CHAOS_DUMP"]).write_text(
-                "\n".join(trace) + "\n---\n" + worker_output + "\n---\n" + json.dumps(results, default=str)
-                + "\n---\n" + json.dumps(app.entity(namespace), default=str)
+                "\n".join(trace)
+                + "\n---\n"
+                + worker_output
+                + "\n---\n"
+                + json.dumps(results, default=str)
+                + "\n---\n"
+                + json.dumps(app.entity(namespace), default=str)
             )
         assert len(connections) == 1, f"seed {seed}: {namespace} has {len(connections)} connections in Adobe"
         entity = app.entity(namespace)

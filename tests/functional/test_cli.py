@@ -168,3 +168,38 @@ def test_dataflow_bad_usage_and_bad_file_lines_exit_2(app: App, tmp_path: Path) 
     nothing = cli(app, "dataflow")
     assert nothing.returncode == 2 and "--file" in nothing.stderr
     assert app.stack.adobe.platform_requests == []
+
+
+def test_reconcile_dry_run_then_now(app: App) -> None:
+    subscription = "00000000-0000-0000-0000-0000000000c3"
+    app.env["AZURE_SUBSCRIPTION_IDS"] = subscription
+    for name in ("contoso-cli-a", "contoso-cli-b", "contoso-cli-c"):
+        app.stack.resource_graph.add_namespace(name, subscription_id=subscription)
+    app.stack.add_eventhubs_namespace("contoso-cli-a")
+    app.stack.add_eventhubs_namespace("contoso-cli-b")
+    dry = cli(app, "reconcile", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run" in dry.stdout and "namespaces seen" in dry.stdout
+    assert app.stack.adobe.calls("POST", r"/connections$") == []
+    now = cli(app, "reconcile", "--now", "--concurrency", "2")
+    assert now.returncode == 0, now.stderr
+    table = {
+        label.strip(): int(value) for label, value in (line.rsplit(None, 1) for line in now.stdout.splitlines()[1:])
+    }
+    assert table["namespaces seen"] == 3 and table["created"] == 2 and table["pending secret"] == 1
+    assert "3/3" in now.stderr  # the progress bar
+    assert len(app.stack.adobe.calls("POST", r"/connections$")) == 2
+    again = cli(app, "reconcile", "--now")
+    table = {
+        label.strip(): int(value) for label, value in (line.rsplit(None, 1) for line in again.stdout.splitlines()[1:])
+    }
+    assert (
+        table["created"] == 0
+        and table["already ready"] == 2
+        and len(app.stack.adobe.calls("POST", r"/connections$")) == 2
+    )
+
+
+def test_reconcile_without_subscriptions_says_so(app: App) -> None:
+    result = cli(app, "reconcile")
+    assert result.returncode == 0 and "nothing to list" in result.stderr

@@ -113,7 +113,12 @@ def test_uncertain_create_then_give_up_is_adopted_by_the_next_attempt(app: App) 
 def test_worker_dying_after_claim_is_taken_over_after_the_lease(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     app.stack.add_eventhubs_namespace(NS)
     # The lease must exceed the budget plus one call's connect and read timeout: 2 + 0.5 + 0.5 < 3.5.
-    timing = {"CLAIM_LEASE_SECONDS": "3.5", "RETRY_BUDGET_SECONDS": "2", "HTTP_TIMEOUT_SECONDS": "0.5", "CLAIM_WAIT_SECONDS": "6"}
+    timing = {
+        "CLAIM_LEASE_SECONDS": "3.5",
+        "RETRY_BUDGET_SECONDS": "2",
+        "HTTP_TIMEOUT_SECONDS": "0.5",
+        "CLAIM_WAIT_SECONDS": "6",
+    }
     for key, value in timing.items():
         monkeypatch.setenv(key, value)
         app.env[key] = value

@@ -243,5 +243,7 @@ def test_secrets_are_cached_for_secret_cache_seconds(app: App, monkeypatch: pyte
     app.post({"namespace": "cached-three"})
     app.stack.add_eventhubs_namespace("cached-four")
     app.post({"namespace": "cached-four"})
-    fresh = [r for r in app.stack.keyvault.calls("GET", r"/secrets/adobe-client-secret") if "authorization" in r.headers]
+    fresh = [
+        r for r in app.stack.keyvault.calls("GET", r"/secrets/adobe-client-secret") if "authorization" in r.headers
+    ]
     assert len(fresh) >= 2  # no caching: read again by every invocation

@@ -35,8 +35,12 @@ def test_base64_message_from_older_senders_is_accepted(app: App) -> None:
     assert app.entity(NS)["State"] == "ready"
 
 
-@pytest.mark.parametrize("raw", ["{not json", "", "[]", '{"namespace": "x"}', '{"namespace": "contoso-telemetry", "extra": 1}'])
-def test_invalid_messages_are_permanent_logged_and_not_raised(app: App, raw: str, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "raw", ["{not json", "", "[]", '{"namespace": "x"}', '{"namespace": "contoso-telemetry", "extra": 1}']
+)
+def test_invalid_messages_are_permanent_logged_and_not_raised(
+    app: App, raw: str, caplog: pytest.LogCaptureFixture
+) -> None:
     app.enqueue(raw, message_id="bad-msg")
     assert app.stack.adobe.platform_requests == []
     assert any("bad-msg" in r.getMessage() and "permanently" in r.getMessage() for r in caplog.records)
@@ -53,7 +57,16 @@ def test_missing_secret_is_recorded_as_failed_with_the_message_id(app: App) -> N
 def test_adobe_refusal_is_recorded_and_not_raised(app: App) -> None:
     app.stack.add_eventhubs_namespace(NS)
     app.stack.adobe.faults.add(
-        Fault("POST", r"/connections$", status=400, body={"type": "https://ns.adobe.com/aep/errors/FLOW-1415-400", "title": "Auth spec not found", "status": 400})
+        Fault(
+            "POST",
+            r"/connections$",
+            status=400,
+            body={
+                "type": "https://ns.adobe.com/aep/errors/FLOW-1415-400",
+                "title": "Auth spec not found",
+                "status": 400,
+            },
+        )
     )
     app.enqueue({"namespace": NS})
     entity = app.entity(NS)
@@ -87,7 +100,9 @@ def test_message_for_existing_connection_makes_no_adobe_call(app: App) -> None:
     assert (len(app.stack.adobe.platform_requests), len(app.stack.keyvault.requests)) == before
 
 
-def test_events_queue_gets_one_message_per_created_or_failed_connection(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_events_queue_gets_one_message_per_created_or_failed_connection(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_events_queue(app, monkeypatch)
     app.stack.add_eventhubs_namespace(NS)
     app.enqueue({"namespace": NS})
