@@ -63,6 +63,8 @@ class Sizes:
     memory: int  # invocations in the memory phase
     memory_mark: int  # the earlier RSS sample
     memory_batch: int
+    scale: int = 2000  # namespaces of the reconcile-at-scale phase
+    scale_rate: float = 40.0  # Flow Service creates per second before 429
 
 
 FULL = Sizes(
@@ -96,6 +98,8 @@ SMOKE = Sizes(
     memory=200,
     memory_mark=40,
     memory_batch=40,
+    scale=60,
+    scale_rate=30.0,
 )
 
 
@@ -363,6 +367,79 @@ class Bench:
             f"(ratio {paired:.2f}, target <= 1.3); Adobe calls {flows_each[0]:.0f} dataset read, {flows_each[1]:.0f} "
             f"explore, {flows_each[2]:.0f} creates each; a repeat makes no Adobe or Key Vault call and "
             f"{table_reads['f']:.0f} table read."
+        )
+
+    # -- 2c. reconcile at scale ------------------------------------------------------------------
+
+    def scale(self) -> None:
+        """`reconcile --now` of N pre-existing namespaces against an Adobe with 100 ms per call and a create
+        rate limit of R per second (429 + Retry-After beyond it): wall time against the ideal N / R."""
+        import subprocess
+
+        s = self.sizes
+        subscription = "00000000-0000-0000-0000-00000000bee5"
+        names = namespaces("scale", "f", s.scale)
+        for name in names:
+            self.stack.resource_graph.add_namespace(name, subscription_id=subscription)
+            self.stack.add_eventhubs_namespace(name)
+        env = child_env(self.stack.env(), CONNECTIONS_TABLE="BenchScale", AZURE_SUBSCRIPTION_IDS=subscription)
+        command = [sys.executable, "-m", "cli", "reconcile", "--now", "--concurrency", "16"]
+        idle_env = {k: v for k, v in env.items() if k != "AZURE_SUBSCRIPTION_IDS"}
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, env=idle_env, capture_output=True, text=True, timeout=120, check=True)
+        startup = time.perf_counter() - started  # the process, imports and clients: not the reconcile itself
+        self.stack.adobe.latency = 0.1
+        limit = self.stack.adobe.limit_creates(s.scale_rate, burst=s.scale_rate)
+        take_calls(self.stack)
+        started = time.perf_counter()
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+        wall = time.perf_counter() - started - startup
+        self.stack.adobe.latency = 0.0
+        self.stack.adobe.create_rate = None
+        if result.returncode != 0:
+            raise BenchError(f"reconcile --now failed: {result.stderr[-2000:]}")
+        calls = take_calls(self.stack)
+        connections = [c["auth"]["params"]["namespace"] for c in self.stack.adobe.connections("prod")]
+        per_namespace = {name: 0 for name in names}
+        for namespace in connections:
+            if namespace in per_namespace:
+                per_namespace[namespace] += 1
+        duplicates = sum(1 for count in per_namespace.values() if count > 1)
+        missing = sum(1 for count in per_namespace.values() if count == 0)
+        ideal = s.scale / s.scale_rate
+        ratio_value = wall / ideal
+        self.add(
+            Row(
+                "2c",
+                f"Reconcile --now of {s.scale} namespaces (100 ms per Adobe call, {s.scale_rate:g} creates/s limit)",
+                f"{wall:.1f} s",
+                f"{ideal:.1f} s ideal",
+                f"{ratio_value:.2f}",
+                "<= 1.25",
+                ratio_value <= 1.25,
+                "soft",
+            ),
+            Row(
+                "2c",
+                "Reconcile at scale: duplicate connections, namespaces without one",
+                f"{duplicates}, {missing}",
+                "-",
+                "-",
+                "= 0, 0",
+                duplicates == 0 and missing == 0,
+                "exact",
+            ),
+            Row(
+                "2c",
+                "Reconcile at scale: 429 answers; Flow Service calls per namespace (create, explore, retries)",
+                f"{limit.refused}; {calls.flow / s.scale:.2f}",
+            ),
+        )
+        self.summary.append(
+            f"Reconcile at scale: {s.scale} namespaces in {wall:.1f} s against the ideal {ideal:.1f} s "
+            f"({s.scale} creates / {s.scale_rate:g} per s): ratio {ratio_value:.2f} (target <= 1.25); "
+            f"{limit.refused} answers 429; {calls.flow / s.scale:.2f} Flow Service calls and "
+            f"{calls.kv_reads / s.scale:.2f} Key Vault reads per namespace; {duplicates} duplicates."
         )
 
     def _batches(
@@ -787,6 +864,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("cold starts", bench.cold),
                 ("warm creates, repeats, call budget, concurrency", bench.warm),
                 ("dataflows", bench.dataflows),
+                ("reconcile at scale", bench.scale),
                 ("cache lifetimes", bench.lifetimes),
                 ("memory", bench.memory),
             ]

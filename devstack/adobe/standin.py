@@ -20,6 +20,7 @@ from devstack.adobe.explore import Explore
 from devstack.adobe.flows import Flows
 from devstack.adobe.gateway import ErrorStyle, check_headers, gateway_error
 from devstack.adobe.ims import TokenIssuer, handle_token_request
+from devstack.adobe.ratelimit import RateLimit
 from devstack.adobe.routing import Call, Router
 from devstack.adobe.servers import FLOW_SERVICE_PATH, AdobeServer, ServerPair
 from devstack.adobe.sources import SourceConnections
@@ -76,6 +77,8 @@ class AdobeStandIn(ServerPair):
         self.echo_request_in_errors = False
         self.page_size = 100
         self.create_status = 201
+        self.latency = 0.0  # seconds added to every Platform answer
+        self.create_rate: RateLimit | None = None  # see limit_creates()
         self.store = Store()
         self.specs = AuthSpecs(auth_specs)
         self.tokens = TokenIssuer(token_lifetime)
@@ -138,6 +141,13 @@ class AdobeStandIn(ServerPair):
         self.echo_request_in_errors = False
         self.page_size = 100
         self.create_status = 201
+        self.latency = 0.0
+        self.create_rate = None
+
+    def limit_creates(self, per_second: float, burst: float | None = None) -> RateLimit:
+        """Answer creates (POST of any Flow Service object) beyond `per_second` with 429 and Retry-After."""
+        self.create_rate = RateLimit(per_second, burst)
+        return self.create_rate
 
     # -- tokens --------------------------------------------------------------------------------
 
@@ -294,5 +304,16 @@ class AdobeStandIn(ServerPair):
         )
         if denied is not None:
             return denied
+        if self.latency > 0 and not self.sleep(self.latency):
+            return gateway_error(503, "503000", "Service is shutting down")
+        limit = self.create_rate
+        if limit is not None and request.method == "POST":
+            wait = limit.take()
+            if wait > 0:
+                return Response.json(
+                    429,
+                    {"error_code": "429050", "message": "Too many requests"},
+                    {"Retry-After": RateLimit.retry_after(wait)},
+                )
         call = Call(request, request.headers["x-sandbox-name"], style=style, echo=self.echo_request_in_errors)
         return self.router.dispatch(call)
