@@ -103,6 +103,24 @@ def _dataflow(stack: LocalStack, dataset_id: str, connection: dict[str, Any]) ->
     return bool(ok) and repeated
 
 
+def _reconcile(stack: LocalStack) -> bool:
+    """Two namespaces that existed before the app (no event ever came) found by a reconcile pass."""
+    from shared.runtime import get_runtime, reset_runtime
+
+    subscription = "00000000-0000-0000-0000-0000000000d1"
+    older = ("contoso-legacy-a", "contoso-legacy-b")
+    stack.resource_graph.add_namespace(NAMESPACE, subscription_id=subscription)
+    for name in older:
+        stack.resource_graph.add_namespace(name, subscription_id=subscription)
+    stack.add_eventhubs_namespace(older[0])  # the second one has no secret yet
+    os.environ["AZURE_SUBSCRIPTION_IDS"] = subscription
+    reset_runtime()
+    print(f"\n== reconcile --now of subscription {subscription} (Resource Graph lists 3 namespaces)")
+    report = get_runtime().reconciler().run(now=True)
+    print(f"  {report.summary().removeprefix('reconcile: ')}")
+    return report.seen == 3 and report.created == 1 and report.pending_secret == 1 and report.ready == 1
+
+
 def main() -> int:
     """Run the demo; the exit status says whether every step answered as expected."""
     from shared.runtime import reset_runtime
@@ -133,6 +151,7 @@ def main() -> int:
         print("\nAdobe objects in the stand-in:", ", ".join(f"{n} {kind}" for kind, n in counts.items()))
         print(f"Adobe create calls: {creates} (expected 4: each object once)")
         ok &= all(n == 1 for n in counts.values()) and creates == 4
+        ok &= _reconcile(stack)
         reset_runtime()
     print("Local stack stopped. Demo", "succeeded." if ok else "FAILED.")
     return 0 if ok else 1
