@@ -217,3 +217,19 @@ def test_429_and_5xx_are_retried_and_only_5xx_looks_up_first(clock: FakeTime, st
     assert session.count("create") == 2
     assert session.count("lookup") == (0 if status == 429 else 1)
     assert len(clock.sleeps) == 1
+
+
+def test_an_unverifiable_tls_certificate_is_a_configuration_error_naming_the_url_setting(clock: FakeTime) -> None:
+    """Issue 11: reported as "Adobe IMS is unavailable ... after 4 attempts" (503, retried) before."""
+    from shared.errors import ConfigurationError
+
+    class UntrustedSession(ScriptedSession):
+        def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+            self.sent.append((self.route(method, url, kwargs), method))
+            raise requests.exceptions.SSLError("certificate verify failed: self-signed certificate")
+
+    session = UntrustedSession()
+    with pytest.raises(ConfigurationError) as caught:
+        create(session, clock)  # type: ignore[arg-type]
+    assert caught.value.setting == "ADOBE_IMS_URL" and caught.value.http_status == 500
+    assert session.count("token") == 1 and clock.sleeps == []  # not retried

@@ -83,6 +83,41 @@ def test_loopback_urls_may_use_http_and_vault_is_emulator() -> None:
         ({**BASE, "DELETE_CONNECTION_ON_NAMESPACE_DELETE": "maybe"}, "DELETE_CONNECTION_ON_NAMESPACE_DELETE"),
         ({**BASE, "RETRY_BUDGET_SECONDS": "200", "CLAIM_LEASE_SECONDS": "100"}, "CLAIM_LEASE_SECONDS"),
         ({**BASE, "AzureWebJobsStorage": "not a connection string"}, "AzureWebJobsStorage"),
+        # issue 11: a live claim must not expire (lease > budget + one call's connect and read timeout)
+        (
+            {**BASE, "CLAIM_LEASE_SECONDS": "3", "RETRY_BUDGET_SECONDS": "2", "HTTP_TIMEOUT_SECONDS": "10"},
+            "CLAIM_LEASE_SECONDS",
+        ),
+        ({**BASE, "VERIFY_DELAY_SECONDS": "5", "HTTP_TIMEOUT_SECONDS": "10"}, "VERIFY_DELAY_SECONDS"),
+        ({**BASE, "AZURE_SUBSCRIPTION_IDS": "sub-1,sub-2"}, "AZURE_SUBSCRIPTION_IDS"),
+        # issue 11: every service URL is https except on a loopback host, storage endpoints included
+        (
+            {
+                "KEY_VAULT_URL": "https://kv.vault.azure.net/",
+                "AzureWebJobsStorage__accountName": "contoso",
+                "AzureWebJobsStorage__tableServiceUri": "http://contoso.table.core.windows.net",
+            },
+            "AzureWebJobsStorage__tableServiceUri",
+        ),
+        (
+            {
+                "KEY_VAULT_URL": "https://kv.vault.azure.net/",
+                "AzureWebJobsStorage__accountName": "contoso",
+                "AzureWebJobsStorage__queueServiceUri": "http://evil.example/queues",
+            },
+            "AzureWebJobsStorage__queueServiceUri",
+        ),
+        (
+            {**BASE, "AzureWebJobsStorage": "DefaultEndpointsProtocol=http;AccountName=contoso;AccountKey=a2V5"},
+            "AzureWebJobsStorage",
+        ),
+        (
+            {**BASE, "AzureWebJobsStorage": "AccountName=c;AccountKey=a2V5;TableEndpoint=http://remote.example/t"},
+            "AzureWebJobsStorage",
+        ),
+        ({**BASE, "AZURE_RESOURCE_MANAGER_URL": "http://management.example"}, "AZURE_RESOURCE_MANAGER_URL"),
+        ({**BASE, "DATAFLOW_DATA_TYPE": "csv"}, "DATAFLOW_DATA_TYPE"),
+        ({**BASE, "DATAFLOWS_TABLE": "EventHubsConnections"}, "DATAFLOWS_TABLE"),
     ],
 )
 def test_bad_setting_is_named(env: dict, setting: str) -> None:
@@ -93,3 +128,14 @@ def test_bad_setting_is_named(env: dict, setting: str) -> None:
     assert setting in err.message
     assert err.http_status == 500
     assert err.to_body() == {"error": {"code": "ConfigurationError", "message": err.message, "setting": setting}}
+
+
+def test_loopback_storage_endpoints_may_use_http() -> None:
+    settings = Settings.from_env(
+        {
+            "KEY_VAULT_URL": "https://127.0.0.1:8443/",
+            "AzureWebJobsStorage__accountName": "devstoreaccount1",
+            "AzureWebJobsStorage__tableServiceUri": "http://127.0.0.1:10002/devstoreaccount1",
+        }
+    )
+    assert settings.storage.table_endpoint == "http://127.0.0.1:10002/devstoreaccount1"
