@@ -16,8 +16,9 @@ from typing import Final, NoReturn
 REDACTED: Final = "***"
 #: The shortest run of a secret's characters that counts as a leak.
 MIN_FRAGMENT: Final = 8
-#: Secret values remembered by one worker (the least recently registered are forgotten first).
-MAX_REGISTERED: Final = 2048
+#: Secret values remembered by one worker, the least recently used forgotten first: every use registers a
+#: value again (parsing a secret, building a request body, a token), so only values no request holds are dropped.
+MAX_REGISTERED: Final = 512
 
 
 class _Registry:
