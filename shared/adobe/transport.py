@@ -9,7 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 from ..errors import AdobeAuthenticationFailed, ConfigurationError, DependencyUnavailable
 from ..retry import CallResult, Deadline, Failure, Retrier
-from ..sensitive import Secret
+from ..sensitive import Secret, register_secret
 from .errors import error_info, is_token_refusal, json_body, rejected
 from .ims import AdobeCredentials, TokenCache
 
@@ -131,6 +131,7 @@ class Transport:
         extra_headers = kwargs.pop("headers", {})
         for refreshed in (False, True):
             token = self._tokens.get(creds, lambda: self._fetch_token(creds, deadline))
+            register_secret(token.reveal())  # in use: the scrubber keeps it among the recently used
             headers = {
                 "Authorization": f"Bearer {token.reveal()}",
                 "x-api-key": creds.client_id,
