@@ -203,3 +203,40 @@ def test_reconcile_dry_run_then_now(app: App) -> None:
 def test_reconcile_without_subscriptions_says_so(app: App) -> None:
     result = cli(app, "reconcile")
     assert result.returncode == 0 and "nothing to list" in result.stderr
+
+
+def test_reconcile_now_stops_cleanly_on_ctrl_c_without_losing_a_claim(app: App) -> None:
+    import signal
+    import time
+
+    from azure.data.tables import TableServiceClient
+
+    subscription = "00000000-0000-0000-0000-0000000000c4"
+    app.env["AZURE_SUBSCRIPTION_IDS"] = subscription
+    names = [f"contoso-sigint-{i:02d}" for i in range(12)]
+    for name in names:
+        app.stack.resource_graph.add_namespace(name, subscription_id=subscription)
+        app.stack.add_eventhubs_namespace(name)
+    app.stack.adobe.create_delay = 0.6
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cli", "reconcile", "--now", "--concurrency", "2"],
+        cwd=ROOT,
+        env={**os.environ, **app.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for _ in range(200):  # until creates are under way
+        if len(app.stack.adobe.calls("POST", r"/connections$")) >= 2:
+            break
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGINT)
+    out, err = worker.communicate(timeout=60)
+    app.responses.append((out + err).encode())
+    assert worker.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    table = TableServiceClient.from_connection_string(app.stack.storage_connection_string).get_table_client(app.table)
+    states = [e["State"] for e in table.list_entities()]
+    assert "creating" not in states  # every create under way finished and released its claim
+    made = len(app.stack.adobe.connections("prod"))
+    assert 0 < made < len(names) and states.count("ready") == made  # nothing new started, nothing orphaned
