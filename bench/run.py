@@ -383,7 +383,9 @@ class Bench:
             self.stack.resource_graph.add_namespace(name, subscription_id=subscription)
             self.stack.add_eventhubs_namespace(name)
         env = child_env(self.stack.env(), CONNECTIONS_TABLE="BenchScale", AZURE_SUBSCRIPTION_IDS=subscription)
-        command = [sys.executable, "-m", "cli", "reconcile", "--now", "--concurrency", "16"]
+        # Threads for R creates/s when one namespace takes ~0.3 s (a create and an explore at 100 ms, plus the rest).
+        concurrency = str(max(4, math.ceil(s.scale_rate * 0.3)))
+        command = [sys.executable, "-m", "cli", "reconcile", "--now", "--concurrency", concurrency]
         idle_env = {k: v for k, v in env.items() if k != "AZURE_SUBSCRIPTION_IDS"}
         started = time.perf_counter()
         subprocess.run(command, cwd=ROOT, env=idle_env, capture_output=True, text=True, timeout=120, check=True)
