@@ -383,8 +383,9 @@ class Bench:
             self.stack.resource_graph.add_namespace(name, subscription_id=subscription)
             self.stack.add_eventhubs_namespace(name)
         env = child_env(self.stack.env(), CONNECTIONS_TABLE="BenchScale", AZURE_SUBSCRIPTION_IDS=subscription)
-        # Threads for R creates/s when one namespace takes ~0.3 s (a create and an explore at 100 ms, plus the rest).
-        concurrency = str(max(4, math.ceil(s.scale_rate * 0.3)))
+        # Threads for R creates/s when one namespace takes up to ~0.5 s (a create and an explore at 100 ms, storage,
+        # Key Vault); beyond R, Adobe answers 429 and Retry-After paces the pool.
+        concurrency = str(max(4, math.ceil(s.scale_rate * 0.5)))
         command = [sys.executable, "-m", "cli", "reconcile", "--now", "--concurrency", concurrency]
         idle_env = {k: v for k, v in env.items() if k != "AZURE_SUBSCRIPTION_IDS"}
         started = time.perf_counter()
