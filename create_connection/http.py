@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import azure.functions as func
 
+from shared.dataflow_records import DataflowOutcome
 from shared.errors import ConnectorError
 from shared.eventhubs import validate_event_hub, validate_namespace, validate_sandbox
 from shared.logs import log
-from shared.models import ConnectionKey, Source
+from shared.models import ConnectionKey, Outcome, Source
 from shared.payloads import parse_dataflow_request, parse_request
-from shared.runtime import get_runtime
+from shared.runtime import Runtime, get_runtime
 
 from .inputs import decode_json
 from .responses import error_response, json_response, unexpected_error_response
@@ -17,18 +21,30 @@ from .responses import error_response, json_response, unexpected_error_response
 
 def create(req: func.HttpRequest) -> func.HttpResponse:
     """POST /api/connections: 201 created, 200 existing, or the contract's error."""
+    return _create_or_get(
+        req,
+        "/api/connections",
+        lambda runtime, body, source: runtime.service.create_or_get(
+            parse_request(body, runtime.settings.default_sandbox), source
+        ),
+    )
+
+
+def _create_or_get(
+    req: func.HttpRequest, path: str, operation: Callable[[Runtime, Any, Source], Outcome | DataflowOutcome]
+) -> func.HttpResponse:
+    """The POST skeleton: decode, run the operation, answer 201/200 or the contract's error."""
     try:
         body = decode_json(req.get_body())
         runtime = get_runtime()
-        request = parse_request(body, runtime.settings.default_sandbox)
-        outcome = runtime.service.create_or_get(request, Source("http", req.headers.get("x-ms-client-request-id")))
+        outcome = operation(runtime, body, Source("http", req.headers.get("x-ms-client-request-id")))
     except ConnectorError as err:
-        log.warning("POST /api/connections answered %s %s", err.http_status, err.code)
+        log.warning("POST %s answered %s %s", path, err.http_status, err.code)
         return error_response(err)
     except Exception as err:
         return unexpected_error_response(err)
     status = 201 if outcome.created else 200
-    log.info("POST /api/connections %s: %s %s", status, outcome.record.key, outcome.record.state.value)
+    log.info("POST %s %s: %s %s", path, status, outcome.record.key, outcome.record.state.value)
     return json_response(status, outcome.record.to_json(created=outcome.created))
 
 
@@ -53,19 +69,13 @@ def get(req: func.HttpRequest) -> func.HttpResponse:
 
 def create_dataflow(req: func.HttpRequest) -> func.HttpResponse:
     """POST /api/dataflows: 201 created, 200 existing, or the contract's error."""
-    try:
-        body = decode_json(req.get_body())
-        runtime = get_runtime()
-        request = parse_dataflow_request(body, runtime.settings.dataflow_defaults)
-        outcome = runtime.dataflows.create_or_get(request, Source("http", req.headers.get("x-ms-client-request-id")))
-    except ConnectorError as err:
-        log.warning("POST /api/dataflows answered %s %s", err.http_status, err.code)
-        return error_response(err)
-    except Exception as err:
-        return unexpected_error_response(err)
-    status = 201 if outcome.created else 200
-    log.info("POST /api/dataflows %s: %s %s", status, outcome.record.key, outcome.record.state.value)
-    return json_response(status, outcome.record.to_json(created=outcome.created))
+    return _create_or_get(
+        req,
+        "/api/dataflows",
+        lambda runtime, body, source: runtime.dataflows.create_or_get(
+            parse_dataflow_request(body, runtime.settings.dataflow_defaults), source
+        ),
+    )
 
 
 def get_dataflow(req: func.HttpRequest) -> func.HttpResponse:

@@ -55,6 +55,10 @@ class Claimable(Protocol):
         self: R, *, owner: str, lease_until: datetime, now: datetime, source_id: str | None, state: State = ...
     ) -> R: ...
 
+    def deleted(self: R, *, now: datetime, source_id: str | None) -> R: ...
+
+    def saw_event(self: R, event_time: datetime | None) -> R: ...
+
 
 R = TypeVar("R", bound=Claimable)
 
@@ -127,6 +131,23 @@ class Claims(Generic[R]):
             except WriteConflict:
                 stored = self.records.get(key)
         raise self.being_created(key, stored.record if stored is not None else None)
+
+    def take_for_deletion(
+        self, key: ConnectionKey, *, source_id: str | None, event_time: datetime | None, proceed: Callable[[R], bool]
+    ) -> Claim[R] | None:
+        """Hold the record as `deleted` while its Adobe objects are deleted (no create or verify meanwhile);
+        None when there is no record or `proceed` says there is nothing to do."""
+        claim = self.take(
+            key,
+            self.records.get(key),
+            new_record=None,
+            takeover=lambda current: current.deleted(now=self.clock.now(), source_id=source_id).saw_event(event_time),
+            source_id=source_id,
+            reclaim_ready=lambda _: True,
+            proceed=proceed,
+            state=State.DELETED,
+        )
+        return claim if isinstance(claim, Claim) else None
 
     def wait(self, key: ConnectionKey, current: R) -> Stored[R] | None:
         """Poll the record while another invocation's live claim lasts (at most CLAIM_WAIT_SECONDS)."""

@@ -260,22 +260,16 @@ class DataflowService:
 
         With `in_adobe=False` (a namespace deleted without DELETE_CONNECTION_ON_NAMESPACE_DELETE) the
         record is only marked."""
-        claim = self.claims.take(
+        claim = self.claims.take_for_deletion(
             key,
-            self.records.get(key),
-            new_record=None,
-            takeover=lambda current: current.deleted(now=self.clock.now(), source_id=source.id).saw_event(
-                source.event_time
-            ),
             source_id=source.id,
-            reclaim_ready=lambda _: True,
+            event_time=source.event_time,
             proceed=lambda current: (
                 not current.newer_than(source.event_time)
-                and (current.state is not State.DELETED or not current.adobe_deleted)
+                and (current.state is not State.DELETED or (in_adobe and not current.adobe_deleted))
             ),
-            state=State.DELETED,
         )
-        if not isinstance(claim, Claim):
+        if claim is None:
             return False
         previous = claim.previous
         assert previous is not None

@@ -421,19 +421,8 @@ class ConnectionService:
             adobe_left = in_adobe and current.connection_id is not None and not current.adobe_deleted
             return current.state is not State.DELETED or adobe_left
 
-        claim = self.claims.take(
-            key,
-            self.records.get(key),
-            new_record=None,
-            takeover=lambda current: current.deleted(now=self.clock.now(), source_id=source.id).saw_event(
-                source.event_time
-            ),
-            source_id=source.id,
-            reclaim_ready=lambda _: True,
-            proceed=proceed,
-            state=State.DELETED,
-        )
-        if not isinstance(claim, Claim):
+        claim = self.claims.take_for_deletion(key, source_id=source.id, event_time=source.event_time, proceed=proceed)
+        if claim is None:
             return False
         previous = claim.previous
         assert previous is not None
