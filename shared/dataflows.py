@@ -13,6 +13,7 @@ A create:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -185,7 +186,7 @@ class DataflowService:
         if current.state is State.DELETED:  # created again: new objects
             for step in Step:
                 current = current.with_object(step, None)
-        return _replace(current, may_exist=may_exist, adobe_deleted=False).saw_event(source.event_time)
+        return replace(current, may_exist=may_exist, adobe_deleted=False).saw_event(source.event_time)
 
     def _create_objects(
         self, claim: Claim[DataflowRecord], connection: ConnectionRecord, dataset: Dataset, source: Source
@@ -251,9 +252,11 @@ class DataflowService:
         except ConnectorError:
             self.claims.release(claim, claim.record.released(previous))
             raise
-        complete = all(record.object_id(step) for step in Step)
-        final = record.completed(now=self.clock.now()) if complete else record.released(previous)
-        return self.claims.complete(claim, _with_state(final, previous) if not complete else final)
+        if all(record.object_id(step) for step in Step):
+            return self.claims.complete(claim, record.completed(now=self.clock.now()))
+        # Not all three exist: the record keeps what was found and its state; the next create makes the rest.
+        unfinished = replace(record, state=previous.state, last_error=previous.last_error, may_exist=False)
+        return self.claims.complete(claim, unfinished.unleased())
 
     def tear_down(self, key: ConnectionKey, source: Source, *, in_adobe: bool = True) -> bool:
         """The event hub is gone: delete the flow, then its source and target connections; mark it `deleted`.
@@ -279,7 +282,7 @@ class DataflowService:
                 object_id = record.object_id(step)
                 if object_id is not None:
                     self.adobe.delete(key.sandbox, step.value, object_id, self._deadline())
-            record = _replace(record, adobe_deleted=in_adobe, last_error=None)
+            record = replace(record, adobe_deleted=in_adobe, last_error=None)
         except ConnectorError as err:
             error = err
             record = record.noted(LastError(err.code, err.message, self.clock.now()))
@@ -404,15 +407,5 @@ def _body(step: Step, record: DataflowRecord, connection: ConnectionRecord, data
     return body
 
 
-def _replace(record: DataflowRecord, **changes: Any) -> DataflowRecord:
-    from dataclasses import replace
-
-    return replace(record, **changes)
-
-
 def _with_connection(record: DataflowRecord, connection: ConnectionRecord) -> DataflowRecord:
-    return _replace(record, connection_id=connection.connection_id)
-
-
-def _with_state(record: DataflowRecord, previous: DataflowRecord) -> DataflowRecord:
-    return _replace(record, state=previous.state, last_error=previous.last_error)
+    return replace(record, connection_id=connection.connection_id)

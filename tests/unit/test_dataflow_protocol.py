@@ -113,3 +113,20 @@ def test_teardown_deletes_flow_then_source_then_target() -> None:
     assert world.adobe.deletes == [record.flow_id, record.source_connection_id, record.target_connection_id]  # type: ignore[attr-defined]
     assert world.flow_records.record(KEY).state is State.DELETED
     assert not world.dataflows.tear_down(KEY, HTTP)  # done: a redelivery changes nothing
+
+
+def test_verify_of_an_unfinished_dataflow_records_what_it_finds_and_keeps_its_state() -> None:
+    """A source made but not recorded (the save was lost): the verify records it; the retry makes only the rest."""
+    from dataclasses import replace
+
+    world = FlowWorld(script=["ok", "ok", "ok", "reject"])
+    with pytest.raises(Exception, match="refused"):
+        world.flow()
+    row, etag = world.flow_records.rows[KEY]
+    source_id = row.source_connection_id  # type: ignore[attr-defined]
+    world.flow_records.rows[KEY] = (replace(row, source_connection_id=None), etag)  # type: ignore[type-var]
+    verified = world.dataflows.verify(KEY, Source("queue", "v"))
+    assert verified is not None and verified.state is State.FAILED and verified.lease_until is None
+    assert verified.source_connection_id == source_id and verified.flow_id is None
+    _, created = world.flow()
+    assert created and world.kinds() == ONE_OF_EACH and world.adobe.posts == 5
