@@ -11,8 +11,9 @@ from typing import Any, Final, TextIO
 from shared.dataflow_records import DataflowRequest
 from shared.errors import ConnectorError, InvalidRequest
 from shared.models import Source
-from shared.payloads import DataflowDefaults, parse_dataflow_request
+from shared.payloads import parse_dataflow_request
 from shared.runtime import Runtime
+from shared.settings import DataflowDefaults
 
 from .batch import run_batch
 from .inputs import parse_file

@@ -14,6 +14,8 @@ NAMESPACE_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]")
 EVENT_HUB_PATTERN: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,254}[A-Za-z0-9])?")
 SANDBOX_PATTERN: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,253}[a-z0-9])?")
 CONSUMER_GROUP_PATTERN: Final = re.compile(r"\$Default|[A-Za-z0-9](?:[A-Za-z0-9._-]{0,48}[A-Za-z0-9])?")
+#: An Adobe object id (connections, datasets, mapping sets): safe in a URL path.
+ADOBE_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9-]{1,128}")
 SAS_KEY_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9._-]{1,50}")
 CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f]")
 

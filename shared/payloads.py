@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -10,6 +9,7 @@ from typing import Any, Final
 from .dataflow_records import DataflowRequest
 from .errors import InvalidRequest
 from .eventhubs import (
+    ADOBE_ID_PATTERN,
     CONSUMER_GROUP_PATTERN,
     CONTROL_CHARS,
     show_input,
@@ -18,6 +18,7 @@ from .eventhubs import (
     validate_sandbox,
 )
 from .models import AuthType, ConnectionKey, ConnectionRequest
+from .settings import DataflowDefaults
 
 REQUEST_FIELDS: Final = ("namespace", "sandbox", "eventHubName", "authType", "name", "description")
 VERIFY_FIELDS: Final = ("action", "namespace", "sandbox", "eventHubName")
@@ -33,7 +34,6 @@ DATAFLOW_FIELDS: Final = (
     "name",
 )
 ACTIONS: Final = ("create", "verify", "dataflow", "reconcile")
-_ADOBE_ID: Final = re.compile(r"[A-Za-z0-9-]{1,128}")
 MAX_NAME_LENGTH: Final = 256
 MAX_DESCRIPTION_LENGTH: Final = 1024
 
@@ -99,17 +99,6 @@ def parse_request(body: object, default_sandbox: str) -> ConnectionRequest:
     )
 
 
-@dataclass(frozen=True)
-class DataflowDefaults:
-    """The settings a dataflow request falls back to."""
-
-    sandbox: str
-    dataset_id: str | None = None
-    data_type: str = "xdm"
-    consumer_group: str = "$Default"
-    reset: str = "earliest"
-
-
 def parse_dataflow_request(body: object, defaults: DataflowDefaults) -> DataflowRequest:
     """Validate the body of POST /api/dataflows (or an `"action": "dataflow"` queue message)."""
     if not isinstance(body, dict):
@@ -123,14 +112,14 @@ def parse_dataflow_request(body: object, defaults: DataflowDefaults) -> Dataflow
         raise InvalidRequest("'datasetId' is required (DATAFLOW_DATASET_ID is not set).", field="datasetId")
     data_type = _one_of(body, "dataType", ("xdm", "raw"), defaults.data_type)
     mapping = body.get("mappingId")
-    if mapping is not None and (not isinstance(mapping, str) or not _ADOBE_ID.fullmatch(mapping)):
+    if mapping is not None and (not isinstance(mapping, str) or not ADOBE_ID_PATTERN.fullmatch(mapping)):
         raise InvalidRequest("'mappingId' must be a mapping set id (letters, digits and hyphens).", field="mappingId")
     if data_type == "raw" and mapping is None:
         raise InvalidRequest("'mappingId' is required with dataType raw (a Data Prep mapping set).", field="mappingId")
     consumer_group = body.get("consumerGroup", defaults.consumer_group)
     if not isinstance(consumer_group, str) or not CONSUMER_GROUP_PATTERN.fullmatch(consumer_group):
         raise InvalidRequest("'consumerGroup' is not a consumer group name.", field="consumerGroup")
-    if not isinstance(dataset, str) or not _ADOBE_ID.fullmatch(dataset):
+    if not isinstance(dataset, str) or not ADOBE_ID_PATTERN.fullmatch(dataset):
         raise InvalidRequest("'datasetId' must be a dataset id (letters, digits and hyphens).", field="datasetId")
     return DataflowRequest(
         namespace=validate_namespace(body["namespace"]),

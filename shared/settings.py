@@ -11,18 +11,27 @@ from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
-from .eventhubs import CONSUMER_GROUP_PATTERN, NAMESPACE_PATTERN, SANDBOX_PATTERN
+from .eventhubs import ADOBE_ID_PATTERN, CONSUMER_GROUP_PATTERN, NAMESPACE_PATTERN, SANDBOX_PATTERN
 from .models import AuthType
-from .payloads import DataflowDefaults
 from .sensitive import Secret, register_secret
 
 DEFAULT_SCOPES: Final = "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
 _SECRET_NAME: Final = re.compile(r"[0-9A-Za-z-]{1,127}")
 _TABLE_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 _QUEUE_NAME: Final = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
-_ADOBE_ID: Final = re.compile(r"[A-Za-z0-9-]{1,128}")
 _TRUE: Final = {"true", "1", "yes"}
 _FALSE: Final = {"false", "0", "no", ""}
+
+
+@dataclass(frozen=True)
+class DataflowDefaults:
+    """The settings a dataflow request falls back to."""
+
+    sandbox: str
+    dataset_id: str | None = None
+    data_type: str = "xdm"
+    consumer_group: str = "$Default"
+    reset: str = "earliest"
 
 
 @dataclass(frozen=True)
@@ -165,7 +174,7 @@ class Settings:
         if dataflows_table.lower() == table.lower():
             raise ConfigurationError("DATAFLOWS_TABLE must differ from CONNECTIONS_TABLE.", setting="DATAFLOWS_TABLE")
         dataset = get("DATAFLOW_DATASET_ID")
-        if dataset is not None and not _ADOBE_ID.fullmatch(dataset):
+        if dataset is not None and not ADOBE_ID_PATTERN.fullmatch(dataset):
             raise ConfigurationError(
                 "DATAFLOW_DATASET_ID must be a dataset id (letters, digits and hyphens).", setting="DATAFLOW_DATASET_ID"
             )

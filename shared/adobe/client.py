@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..authspecs import choose_auth_spec
 from ..errors import AdobeAuthenticationFailed, AdobeRejected, ConnectorError, DependencyUnavailable
+from ..eventhubs import ADOBE_ID_PATTERN
 from ..logs import log
 from ..retry import RETRYABLE_STATUSES, CallResult, Deadline, Decision, Failure, Retrier
 from ..sensitive import register_secret
 from .errors import json_body, rejected, request_id
 from .ims import AdobeCredentials
-from .transport import ADOBE_ID, Transport, checked_id
+from .transport import Transport, checked_id
 
 if TYPE_CHECKING:
     import requests
@@ -207,7 +208,7 @@ class AdobeClient:
                     raise rejected(response, f"POST /{collection}")
                 return result, None
             data = json_body(response)
-            if not isinstance(data.get("id"), str) or not ADOBE_ID.fullmatch(data["id"]):
+            if not isinstance(data.get("id"), str) or not ADOBE_ID_PATTERN.fullmatch(data["id"]):
                 state["uncertain"] = True  # answered, but without a usable id: look it up
                 return CallResult(failure=Failure.UNCERTAIN), None
             etag = data.get("etag")
@@ -234,7 +235,7 @@ class AdobeClient:
         params = [("property", f"connectionSpec.id=={EVENT_HUBS_SPEC_ID}")]
         found = []
         for item in self._http.pages(self._url("connections"), sandbox, deadline, params, max_pages=1000):
-            if isinstance(item.get("id"), str) and ADOBE_ID.fullmatch(item["id"]):
+            if isinstance(item.get("id"), str) and ADOBE_ID_PATTERN.fullmatch(item["id"]):
                 found.append(item)
         return found
 
@@ -249,7 +250,7 @@ class AdobeClient:
             )
             if item.get("name") != name or (collection == "connections" and spec not in (None, EVENT_HUBS_SPEC_ID)):
                 continue
-            if not isinstance(item.get("id"), str) or not ADOBE_ID.fullmatch(item["id"]):
+            if not isinstance(item.get("id"), str) or not ADOBE_ID_PATTERN.fullmatch(item["id"]):
                 log.warning("Adobe listed a %s with a malformed id; ignored", collection)
                 continue
             created_at = item.get("createdAt")

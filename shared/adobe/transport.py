@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import AdobeAuthenticationFailed, ConfigurationError, DependencyUnavailable
+from ..eventhubs import ADOBE_ID_PATTERN
 from ..retry import CallResult, Deadline, Failure, Retrier
 from ..sensitive import Secret, register_secret
 from .errors import error_info, is_token_refusal, json_body, rejected
@@ -16,13 +16,12 @@ from .ims import AdobeCredentials, TokenCache
 if TYPE_CHECKING:
     import requests
 
-ADOBE_ID: Final = re.compile(r"[A-Za-z0-9-]{1,128}")
 MAX_PAGES: Final = 50
 
 
 def checked_id(value: object, *, source: str) -> str:
     """An Adobe id safe to put in a URL path (letters, digits, hyphens), or ConfigurationError."""
-    if isinstance(value, str) and ADOBE_ID.fullmatch(value):
+    if isinstance(value, str) and ADOBE_ID_PATTERN.fullmatch(value):
         return value
     if source == "request":
         from ..errors import InvalidRequest
