@@ -10,8 +10,7 @@ from typing import Any
 from .lifecycle import Lifecycle
 from .models import ConnectionKey
 from .models_base import LastError, State, iso
-from .records import TableRecordStore, parse_time
-from .sensitive import scrub
+from .records import TableRecordStore, last_error_columns, last_error_of, parse_time
 
 
 class Step(StrEnum):
@@ -179,25 +178,14 @@ def to_entity(record: DataflowRecord) -> dict[str, Any]:
     }
     for attr, column in {**_COLUMNS, **_TIMES, **_FLAGS}.items():
         entity[column] = getattr(record, attr)
-    if record.last_error is not None:
-        entity.update(
-            LastErrorCode=record.last_error.code,
-            LastErrorMessage=scrub(record.last_error.message),
-            LastErrorAt=record.last_error.at,
-        )
+    entity.update(last_error_columns(record.last_error))
     return {k: v for k, v in entity.items() if v is not None}
 
 
 def from_entity(entity: dict[str, Any]) -> DataflowRecord:
     """The dataflow record held in a Table entity."""
     created = parse_time(entity.get("CreatedAt")) or datetime.fromtimestamp(0, UTC)
-    last_error = None
-    if entity.get("LastErrorCode"):
-        last_error = LastError(
-            str(entity["LastErrorCode"]),
-            str(entity.get("LastErrorMessage", "")),
-            parse_time(entity.get("LastErrorAt")) or created,
-        )
+    last_error = last_error_of(entity, created)
     values: dict[str, Any] = {attr: entity.get(column) for attr, column in _COLUMNS.items()}
     values.update({attr: parse_time(entity.get(column)) for attr, column in _TIMES.items()})
     values.update({attr: bool(entity.get(column, False)) for attr, column in _FLAGS.items()})

@@ -264,25 +264,32 @@ def to_entity(record: ConnectionRecord) -> dict[str, Any]:
         "WarningCode": record.warning.code if record.warning else None,
         "WarningMessage": record.warning.message if record.warning else None,
     }
-    if record.last_error is not None:
-        entity.update(
-            LastErrorCode=record.last_error.code,
-            LastErrorMessage=scrub(record.last_error.message),
-            LastErrorAt=record.last_error.at,
-        )
+    entity.update(last_error_columns(record.last_error))
     return {k: v for k, v in entity.items() if v is not None}
+
+
+def last_error_columns(error: LastError | None) -> dict[str, Any]:
+    """The columns of a record's last error (the message scrubbed once more before it is stored)."""
+    if error is None:
+        return {}
+    return {"LastErrorCode": error.code, "LastErrorMessage": scrub(error.message), "LastErrorAt": error.at}
+
+
+def last_error_of(entity: dict[str, Any], created: datetime) -> LastError | None:
+    """The last error stored in an entity, or None."""
+    if not entity.get("LastErrorCode"):
+        return None
+    return LastError(
+        code=str(entity["LastErrorCode"]),
+        message=str(entity.get("LastErrorMessage", "")),
+        at=_dt(entity.get("LastErrorAt")) or created,
+    )
 
 
 def from_entity(entity: dict[str, Any]) -> ConnectionRecord:
     """The record held in a Table entity."""
     created = _dt(entity.get("CreatedAt")) or datetime.fromtimestamp(0, UTC)
-    last_error = None
-    if entity.get("LastErrorCode"):
-        last_error = LastError(
-            code=str(entity["LastErrorCode"]),
-            message=str(entity.get("LastErrorMessage", "")),
-            at=_dt(entity.get("LastErrorAt")) or created,
-        )
+    last_error = last_error_of(entity, created)
     return ConnectionRecord(
         key=ConnectionKey(str(entity["PartitionKey"]), str(entity["Namespace"]), entity.get("EventHubName") or None),
         state=State(entity["State"]),

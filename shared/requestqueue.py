@@ -24,8 +24,8 @@ def verify_message(key: ConnectionKey) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-class QueueVerifies:
-    """Puts verify messages on the request queue, invisible for the delay; the client is built on first use."""
+class RequestQueue:
+    """Puts messages on the request queue (delayed verifies, reconcile creates); the client is built on first use."""
 
     def __init__(self, make_client: Callable[[], QueueClient]) -> None:
         self._make_client = make_client

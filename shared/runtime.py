@@ -23,7 +23,7 @@ from .models import ConnectionRecord
 from .notifications import EventPublisher, NoEvents, QueueEventPublisher
 from .reconcile import Reconciler
 from .records import TableRecordStore, connection_store, storage_errors
-from .requestqueue import REQUESTS_QUEUE, QueueVerifies
+from .requestqueue import REQUESTS_QUEUE, RequestQueue
 from .retry import Retrier, RetryPolicy
 from .rotation import SecretEvents
 from .secrets import KeyVaultSecrets
@@ -46,7 +46,7 @@ class Runtime:
     adobe: AdobeClient
     records: TableRecordStore[ConnectionRecord]
     events: EventPublisher
-    verifies: QueueVerifies
+    verifies: RequestQueue
     secret_events: SecretEvents
     credential: Any = None
     clock: Clock | None = None
@@ -126,7 +126,7 @@ def build_runtime(settings: Settings) -> Runtime:
     events: EventPublisher = NoEvents()
     if settings.events_queue:
         events = QueueEventPublisher(_queue(settings, settings.events_queue, credential, storage_kwargs))
-    verifies = QueueVerifies(lambda: _queue(settings, REQUESTS_QUEUE, credential, storage_kwargs, create=False))
+    verifies = RequestQueue(lambda: _queue(settings, REQUESTS_QUEUE, credential, storage_kwargs, create=False))
 
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
