@@ -199,6 +199,14 @@ class Claims(Generic[R]):
         return True
 
 
+def schedule_verify(verifies: VerifyQueue, key: ConnectionKey, delay: float) -> None:
+    """After an uncertain outcome, a delayed verify; a storage failure is logged, never raised (the outcome stands)."""
+    try:
+        verifies.schedule(key, delay)
+    except ConnectorError as err:
+        log.error("could not queue the verify of %s (%s): check the request queue", key, err.code)
+
+
 def converge(
     adobe: AdobeApi, sandbox: str, collection: str, name: str, *, keep: str | None, deadline: Deadline
 ) -> AdobeConnection | None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from .adobe import EVENT_HUBS_SPEC_ID, AdobeApi, Dataset
-from .claims import Claim, Claims, VerifyQueue, converge, create_once
+from .claims import Claim, Claims, VerifyQueue, converge, create_once, schedule_verify
 from .clock import Clock
 from .dataflow_records import DataflowOutcome, DataflowRecord, DataflowRequest, Step, object_name
 from .errors import (
@@ -364,10 +364,7 @@ class DataflowService:
             self.events.publish("dataflow-failed", record, err)
 
     def _schedule_verify(self, key: ConnectionKey) -> None:
-        try:
-            self.verifies.schedule(key, self.settings.verify_delay_seconds)
-        except ConnectorError as err:
-            log.error("could not queue the verify of dataflow %s (%s)", key, err.code)
+        schedule_verify(self.verifies, key, self.settings.verify_delay_seconds)
 
 
 def _body(step: Step, record: DataflowRecord, connection: ConnectionRecord, dataset: Dataset) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from .adobe import AdobeApi, AdobeConnection, ConnectionMissing, connection_body, is_unknown_auth_spec
-from .claims import Claim, Claims, VerifyQueue, converge, create_once
+from .claims import Claim, Claims, VerifyQueue, converge, create_once, schedule_verify
 from .clock import Clock
 from .credentials import NamespaceAuth, load_adobe_credentials, namespace_auth
 from .errors import AdobeRejected, ConnectionNotFound, ConnectorError, SecretNotFound
@@ -381,10 +381,7 @@ class ConnectionService:
         return record
 
     def _schedule_verify(self, key: ConnectionKey) -> None:
-        try:
-            self.verifies.schedule(key, self.settings.verify_delay_seconds)
-        except ConnectorError as err:
-            log.error("could not queue the verify of %s (%s): check the request queue", key, err.code)
+        schedule_verify(self.verifies, key, self.settings.verify_delay_seconds)
 
     # -- delete ----------------------------------------------------------------------------------
 

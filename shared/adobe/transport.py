@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin, urlsplit
 
-from ..errors import AdobeAuthenticationFailed, ConfigurationError, DependencyUnavailable
+from ..errors import AdobeAuthenticationFailed, ConfigurationError, DependencyUnavailable, InvalidRequest
 from ..eventhubs import ADOBE_ID_PATTERN
 from ..retry import CallResult, Deadline, Failure, Retrier
 from ..sensitive import Secret, register_secret
@@ -24,8 +24,6 @@ def checked_id(value: object, *, source: str) -> str:
     if isinstance(value, str) and ADOBE_ID_PATTERN.fullmatch(value):
         return value
     if source == "request":
-        from ..errors import InvalidRequest
-
         raise InvalidRequest("The id must be letters, digits and hyphens.", field="datasetId")
     if source == "storage":
         raise ConfigurationError(
