@@ -1,26 +1,52 @@
 # Two set-up commands: `make demo` and `make test`. Everything installs into the repo.
+# The app is tested on Python 3.11 and 3.13 (Azure's recommended version); each gets its own venv.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+# Through pyenv, `python3.13` needs PYENV_VERSION; the real interpreter path is what we keep.
+PYTHON_313 ?= $(shell PYENV_VERSION=3.13.0 python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null)
+VENV ?= .venv
+VENV_313 := .venv-3.13
 PY := $(VENV)/bin/python
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# pip's own lines, less the noise (cache hits, download bars, local index warnings); errors stay.
+PIP_FILTER := grep -v -E '^ *(Using cached|Downloading|Obtaining|Requirement already|WARNING: Location|Installing build|Getting requirements|Preparing metadata|Building wheel|Created wheel|Stored in|Building wheels)' | cut -c1-110
+PIP_INSTALL = -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt
 
-.PHONY: install demo test lint unit functional bench bench-smoke clean
+.PHONY: install install-313 demo test test-311 test-313 format lint unit functional bench bench-smoke clean
 
 install: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	@echo ">> Installing the pinned Python packages into $(VENV) with $(PYTHON) (first run only; about a minute)"
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) $(PIP_INSTALL) | $(PIP_FILTER)
+	touch $@
+
+install-313: $(VENV_313)/.installed node_modules/.installed
+
+$(VENV_313)/.installed: requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON_313)" || { echo "Python 3.13 not found: install it, or set PYTHON_313=/path/to/python3.13 (make test-311 runs 3.11 alone)"; exit 2; }
+	@echo ">> Installing the pinned Python packages into $(VENV_313) with $(PYTHON_313) (first run only; about a minute)"
+	$(PYTHON_313) -m venv $(VENV_313)
+	$(VENV_313)/bin/python $(PIP_INSTALL) | $(PIP_FILTER)
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
+	@echo ">> Installing Azurite (the local storage emulator) into node_modules"
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 demo: install
 	$(PY) -m devstack.demo
 
-test: install lint
+# Lint once, then the whole suite on each supported Python.
+test: lint test-311 test-313
+
+test-311: install
 	$(PY) -m pytest
+
+test-313: install-313
+	$(VENV_313)/bin/python -m pytest
 
 unit: install
 	$(PY) -m pytest tests/unit
@@ -30,7 +56,12 @@ functional: install
 
 lint: install
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
 
 bench: install
 	$(PY) -m bench.run
@@ -39,4 +70,4 @@ bench-smoke: install
 	$(PY) -m bench.run --smoke
 
 clean:
-	rm -rf $(VENV) node_modules .devstack .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_313) node_modules .devstack .pytest_cache .mypy_cache .ruff_cache

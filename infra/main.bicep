@@ -5,7 +5,7 @@
 //   - the app's storage account (identity-only: shared-key access off) with the request queue,
 //     the records table and the deployment-package container;
 //   - Log Analytics + Application Insights (Entra ID ingestion);
-//   - a Python 3.11 function app on the Flex Consumption plan (FC1) with every contract setting;
+//   - a Python 3.13 function app on the Flex Consumption plan (FC1) with every contract setting;
 //   - least-privilege role assignments: Storage Blob Data Owner, Storage Queue Data Contributor
 //     and Storage Table Data Contributor on the account; Key Vault Secrets User on the vault;
 //     (assignSubscriptionReader) Reader on this deployment's subscription when it is in
@@ -75,7 +75,14 @@ param namespaceSystemTopicName string = 'evgt-${baseName}-eventhubs'
 @description('Name of the Key Vault system topic; pass the existing one\'s name if the vault already has one.')
 param keyVaultSystemTopicName string = 'evgt-${keyVaultName}'
 
-// ---------------------------------------------------------------- scale
+// ---------------------------------------------------------------- runtime and scale
+
+@description('Python version: 3.13, what Azure Functions recommends (azure-functions 2.x), or 3.11. CI tests both.')
+@allowed([
+  '3.13'
+  '3.11'
+])
+param pythonVersion string = '3.13'
 
 @description('Most instances the app scales out to.')
 @minValue(40)
@@ -253,7 +260,7 @@ module functionApp 'modules/function-app.bicep' = {
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     appInsightsConnectionString: monitoring.outputs.connectionString
     keyVaultUrl: vault.properties.vaultUri
-    pythonVersion: '3.11'
+    pythonVersion: pythonVersion
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     zoneRedundant: zoneRedundant

@@ -1,4 +1,4 @@
-// The Python 3.11 function app on the Flex Consumption plan (FC1, Linux), running as a
+// The Python 3.13 function app on the Flex Consumption plan (FC1, Linux), running as a
 // user-assigned managed identity, with every app setting of the contract (docs/deploy.md).
 
 @description('Azure region of the plan and the app.')
@@ -28,11 +28,12 @@ param appInsightsConnectionString string
 @description('Key Vault URI, e.g. https://contoso-kv.vault.azure.net/.')
 param keyVaultUrl string
 
-@description('Python version of the Flex Consumption runtime.')
+@description('Python version of the Flex Consumption runtime: 3.13 (recommended by Azure Functions) or 3.11; both are tested.')
 @allowed([
+  '3.13'
   '3.11'
 ])
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
 
 @description('Most instances the app scales out to.')
 @minValue(40)
