@@ -10,14 +10,14 @@ from typing import Any, Final
 
 import azure.functions as func
 
+from shared import telemetry
 from shared.dataflow_records import DataflowRequest
 from shared.errors import ConnectorError, InvalidRequest
 from shared.eventhubs import validate_event_hub, validate_namespace
-from shared.logs import log
 from shared.models import ConnectionRequest, Source
 from shared.runtime import Runtime, get_runtime
 
-from .outcomes import settle
+from .outcomes import outcome_line, settle
 
 WRITE_SUCCESS: Final = "microsoft.resources.resourcewritesuccess"
 DELETE_SUCCESS: Final = "microsoft.resources.resourcedeletesuccess"
@@ -102,7 +102,7 @@ def _handle(
         settle(err, what)
         return
     if outcome is not None:
-        log.info("%s: %s", what, outcome)
+        outcome_line(what, outcome)
 
 
 def handle_namespace_event(event: func.EventGridEvent) -> None:
@@ -117,6 +117,7 @@ def _apply_namespace_event(
     if parsed is None:
         return "ignored: not an Event Hubs namespace write or delete"
     runtime = runtime_of()
+    telemetry.note_subject(parsed.namespace, event_hub=parsed.event_hub)
     if not runtime.settings.manages_subscription(parsed.subscription_id):
         return f"ignored: subscription {parsed.subscription_id} is not in AZURE_SUBSCRIPTION_IDS"
     if parsed.event_hub is not None:
@@ -128,6 +129,7 @@ def _apply_namespace_event(
         changed = runtime.service.mark_namespace_deleted(parsed.namespace, source)
         return f"namespace {parsed.namespace} deleted, {changed} record(s) and {flows} dataflow(s) marked"
     request = ConnectionRequest(namespace=parsed.namespace, sandbox=runtime.settings.default_sandbox)
+    telemetry.note_key(request.key)
     outcome = runtime.service.create_or_get(request, source)
     state = "created" if outcome.created else "existing"
     return f"{outcome.record.key} {outcome.record.state.value} ({state})"
@@ -153,6 +155,7 @@ def _apply_event_hub_event(runtime: Runtime, parsed: NamespaceEvent, source: Sou
     )
     if defaults.data_type == "raw":
         return "ignored: DATAFLOW_DATA_TYPE raw needs a mappingId; create the dataflow with POST /api/dataflows"
+    telemetry.note_key(request.key)
     flow = runtime.dataflows.create_or_get(request, source)
     return f"dataflow {flow.record.key} {flow.record.state.value}"
 
@@ -192,6 +195,9 @@ def _apply_secret_event(
         return "ignored: not a secret new-version or near-expiry event"
     kind, secret_name = parsed
     runtime = runtime_of()
+    owner = runtime.settings.secret_owner(secret_name)
+    if owner is not None:
+        telemetry.note_subject(owner[1])
     # Key Vault events are ordered by secret versions, not by event time.
     source = Source(source.kind, source.id)
     if kind == "near_expiry":

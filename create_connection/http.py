@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
 
+from shared import telemetry
 from shared.dataflow_records import DataflowOutcome
 from shared.errors import ConnectorError
 from shared.eventhubs import validate_event_hub, validate_namespace, validate_sandbox
-from shared.logs import log
 from shared.models import ConnectionKey, Outcome, Source
 from shared.payloads import parse_dataflow_request, parse_request
 from shared.runtime import Runtime, get_runtime
 
 from .inputs import decode_json
+from .outcomes import log_outcome, outcome_line
 from .responses import error_response, json_response, unexpected_error_response
 
 
@@ -24,27 +26,32 @@ def create(req: func.HttpRequest) -> func.HttpResponse:
     return _create_or_get(
         req,
         "/api/connections",
-        lambda runtime, body, source: runtime.service.create_or_get(
-            parse_request(body, runtime.settings.default_sandbox), source
-        ),
+        lambda runtime, body: parse_request(body, runtime.settings.default_sandbox),
+        lambda runtime, request, source: runtime.service.create_or_get(request, source),
     )
 
 
 def _create_or_get(
-    req: func.HttpRequest, path: str, operation: Callable[[Runtime, Any, Source], Outcome | DataflowOutcome]
+    req: func.HttpRequest,
+    path: str,
+    parse: Callable[[Runtime, Any], Any],
+    operation: Callable[[Runtime, Any, Source], Outcome | DataflowOutcome],
 ) -> func.HttpResponse:
-    """The POST skeleton: decode, run the operation, answer 201/200 or the contract's error."""
+    """The POST skeleton: decode and parse, run the operation, answer 201/200 or the contract's error."""
+    what = f"POST {path}"
     try:
         body = decode_json(req.get_body())
         runtime = get_runtime()
-        outcome = operation(runtime, body, Source("http", req.headers.get("x-ms-client-request-id")))
+        request = parse(runtime, body)
+        telemetry.note_key(request.key)
+        outcome = operation(runtime, request, Source("http", req.headers.get("x-ms-client-request-id")))
     except ConnectorError as err:
-        log.warning("POST %s answered %s %s", path, err.http_status, err.code)
+        outcome_line(what, f"answered {err.http_status}", error=err, level=logging.WARNING)
         return error_response(err)
     except Exception as err:
         return unexpected_error_response(err)
     status = 201 if outcome.created else 200
-    log.info("POST %s %s: %s %s", path, status, outcome.record.key, outcome.record.state.value)
+    log_outcome(f"{what} {status}", outcome)
     return json_response(status, outcome.record.to_json(created=outcome.created))
 
 
@@ -72,9 +79,8 @@ def create_dataflow(req: func.HttpRequest) -> func.HttpResponse:
     return _create_or_get(
         req,
         "/api/dataflows",
-        lambda runtime, body, source: runtime.dataflows.create_or_get(
-            parse_dataflow_request(body, runtime.settings.dataflow_defaults), source
-        ),
+        lambda runtime, body: parse_dataflow_request(body, runtime.settings.dataflow_defaults),
+        lambda runtime, request, source: runtime.dataflows.create_or_get(request, source),
     )
 
 

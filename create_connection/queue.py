@@ -1,18 +1,18 @@
-"""Queue adapter: message → typed request (create or verify) → service → return or raise."""
+"""Queue adapter: message → typed request (create, verify, dataflow, reconcile) → service → return or raise."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
+from shared import telemetry
 from shared.dataflow_records import DataflowRequest
 from shared.errors import ConnectorError
-from shared.logs import log
 from shared.models import Source
 from shared.payloads import ReconcileRequest, VerifyRequest, parse_queue_message
 from shared.runtime import get_runtime
 
 from .inputs import decode_queue_message
-from .outcomes import log_outcome, settle
+from .outcomes import log_outcome, outcome_line, settle
 
 
 def handle(msg: func.QueueMessage) -> None:
@@ -23,18 +23,19 @@ def handle(msg: func.QueueMessage) -> None:
         request = parse_queue_message(decode_queue_message(msg.get_body()), runtime.settings.dataflow_defaults)
         source = Source("queue", msg.id)
         if isinstance(request, VerifyRequest):
+            telemetry.note_key(request.key)
             record = runtime.service.verify(request.key, source)
             dataflow = runtime.dataflows.verify(request.key, source) if request.key.event_hub else None
             states = [r.state.value for r in (record, dataflow) if r is not None] or ["no record"]
-            log.info("%s: verified %s (%s)", what, request.key, ", ".join(states))
+            outcome_line(what, "verified", key=request.key, state=", ".join(states))
             return
         if isinstance(request, ReconcileRequest):
-            outcome = runtime.service.create_or_get(request.request, Source("reconcile", msg.id))
-            log_outcome(what, outcome)
+            telemetry.note_key(request.request.key)
+            log_outcome(what, runtime.service.create_or_get(request.request, Source("reconcile", msg.id)))
             return
+        telemetry.note_key(request.key)
         if isinstance(request, DataflowRequest):
-            flow = runtime.dataflows.create_or_get(request, source)
-            log.info("%s: dataflow %s %s", what, flow.record.key, flow.record.state.value)
+            log_outcome(what, runtime.dataflows.create_or_get(request, source))
             return
         outcome = runtime.service.create_or_get(request, source)
     except ConnectorError as err:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.errors import ConnectorError
-from shared.logs import log
 from shared.runtime import get_runtime
 
-from .outcomes import settle
+from .outcomes import outcome_line, settle
 
 
 def reconcile(timer: func.TimerRequest) -> None:
@@ -19,4 +18,4 @@ def reconcile(timer: func.TimerRequest) -> None:
     except ConnectorError as err:
         settle(err, what)
         return
-    log.info("%s: %s", what, report.summary())
+    outcome_line(what, report.summary())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -16,8 +18,43 @@ _index: dict[str, Callable[..., Any]] = {}
 _index_lock = threading.Lock()
 
 
+class InvocationContext(func.Context):  # the stub types thread_local_storage as the class, not an instance
+    """The `context` argument the worker passes to a function that declares one: a new invocation id per call."""
+
+    def __init__(self, function_name: str, function_directory: str) -> None:
+        self._function_name = function_name
+        self._function_directory = function_directory
+        self._invocation_id = str(uuid.uuid4())
+        self._local = threading.local()
+
+    @property
+    def invocation_id(self) -> str:
+        return self._invocation_id
+
+    @property
+    def thread_local_storage(self) -> threading.local:  # type: ignore[override]
+        return self._local
+
+    @property
+    def function_name(self) -> str:
+        return self._function_name
+
+    @property
+    def function_directory(self) -> str:
+        return self._function_directory
+
+    @property
+    def trace_context(self) -> Any:
+        return None
+
+    @property
+    def retry_context(self) -> Any:
+        return None
+
+
 def indexed_function(name: str) -> Callable[..., Any]:
-    """The user function registered under `name` in function_app.app, as the host indexes it.
+    """The user function registered under `name` in function_app.app, called as the worker calls it:
+    with a new `context` (and invocation id) when the function declares one.
 
     The host indexes the app once per worker (`app.get_functions()` may not be called twice).
     """
@@ -28,9 +65,17 @@ def indexed_function(name: str) -> Callable[..., Any]:
             for function in function_app.app.get_functions():
                 _index[str(function.get_function_name())] = function.get_user_function()
     try:
-        return _index[name]
+        user = _index[name]
     except KeyError:
         raise LookupError(f"no function named {name!r} is indexed") from None
+    if "context" not in inspect.signature(user).parameters:
+        return user
+    directory = str(Path(inspect.getfile(user)).parent)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return user(*args, context=InvocationContext(name, directory), **kwargs)
+
+    return call
 
 
 def http_request(

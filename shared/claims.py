@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
+from . import telemetry
 from .adobe import AdobeApi, AdobeConnection
 from .clock import Clock
 from .errors import ConnectionBeingCreated, ConnectorError
@@ -226,6 +227,7 @@ def converge(
             log.warning("could not delete duplicate %s %s of %r: %s", collection, duplicate.id, name, err.code)
             continue
         log.warning("deleted duplicate %s %s of %r (kept %s)", collection, duplicate.id, name, kept.id)
+        telemetry.count(telemetry.DUPLICATES_REMOVED, {"sandbox": sandbox, "collection": collection})
     return kept
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import telemetry
 from .errors import ConnectorError
 from .logs import log
 from .models import ConnectionKey
@@ -61,3 +62,14 @@ class NoEvents:
 
     def publish(self, event: str, record: Publishable, error: ConnectorError | None = None) -> None:
         return None
+
+
+class CountedEvents:
+    """Counts every notification of the core (created, failed by code, rotated, deleted) before publishing it."""
+
+    def __init__(self, inner: EventPublisher) -> None:
+        self.inner = inner
+
+    def publish(self, event: str, record: Publishable, error: ConnectorError | None = None) -> None:
+        telemetry.count_event(event, error.code if error else None, record.key.sandbox)
+        self.inner.publish(event, record, error)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
+from . import telemetry
 from .errors import ConfigurationError, DependencyUnavailable, is_tls_failure
 from .models import AuthType, ConnectionKey, ConnectionRecord, LastError, State, Warning
 from .sensitive import scrub
@@ -82,12 +84,36 @@ class TableRecordStore(Generic[R]):
         self._decode = decode
         self.operations = 0  # table round trips, for the benchmark's call budget
 
+    @contextmanager
+    def _call(self, operation: str, *, current: bool = True) -> Iterator[None]:
+        """One table round trip: counted, traced, its failures mapped to the error hierarchy."""
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+
+        self.operations += 1
+        answered: Exception | None = None  # not found, exists, changed: answers the caller expects, not failures
+        with telemetry.span(
+            f"Table {operation}",
+            {"db.system.name": "azure.table", "db.operation.name": operation, "db.collection.name": self.name},
+            current=current,
+        ) as span:
+            try:
+                with storage_errors():
+                    yield
+            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError) as err:
+                span.set("db.response.status_code", str(err.status_code))
+                answered = err
+        if answered is not None:
+            raise answered
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self._table, "table_name", "?"))
+
     def get(self, key: ConnectionKey) -> Stored[R] | None:
         from azure.core.exceptions import ResourceNotFoundError
 
-        self.operations += 1
         try:
-            with storage_errors():
+            with self._call("get"):
                 entity = self._table.get_entity(key.partition_key, key.row_key)
         except ResourceNotFoundError:
             return None
@@ -97,9 +123,8 @@ class TableRecordStore(Generic[R]):
         from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
         for attempt in (1, 2):
-            self.operations += 1
             try:
-                with storage_errors():
+                with self._call("insert"):
                     metadata = self._table.create_entity(self._encode(record))
             except ResourceExistsError:
                 raise WriteConflict(str(record.key)) from None
@@ -117,9 +142,8 @@ class TableRecordStore(Generic[R]):
         """Create the records table if it does not exist."""
         from azure.core.exceptions import ResourceExistsError
 
-        self.operations += 1
         try:
-            with storage_errors():
+            with self._call("create_table"):
                 self._table.create_table()
         except ResourceExistsError:
             pass
@@ -129,9 +153,8 @@ class TableRecordStore(Generic[R]):
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
-        self.operations += 1
         try:
-            with storage_errors():
+            with self._call("replace"):
                 metadata = self._table.update_entity(
                     self._encode(record),
                     mode=UpdateMode.REPLACE,
@@ -146,9 +169,8 @@ class TableRecordStore(Generic[R]):
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
-        self.operations += 1
         try:
-            with storage_errors():
+            with self._call("delete"):
                 self._table.delete_entity(
                     key.partition_key, key.row_key, etag=etag, match_condition=MatchConditions.IfNotModified
                 )
@@ -165,9 +187,8 @@ class TableRecordStore(Generic[R]):
         if namespace is not None:
             filters.append("Namespace eq @namespace")
             parameters["namespace"] = namespace
-        self.operations += 1
         try:
-            with storage_errors():
+            with self._call("query", current=False):
                 if filters:
                     entities = self._table.query_entities(" and ".join(filters), parameters=parameters)
                 else:

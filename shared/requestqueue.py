@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from . import telemetry
 from .models import ConnectionKey
 from .records import storage_errors
 
@@ -49,7 +50,10 @@ class RequestQueue:
         queue = self._queue()
         for attempt in (1, 2):
             try:
-                with storage_errors():
+                with (
+                    telemetry.span("Queue send_message", {"messaging.destination.name": REQUESTS_QUEUE}),
+                    storage_errors(),
+                ):
                     queue.send_message(text, visibility_timeout=max(0, round(delay)) or None)
                 self.sent += 1
                 return

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from . import telemetry
 from .adobe import AdobeClient
 from .clock import Clock
 from .credentials import forget_adobe_credentials, load_adobe_credentials
@@ -20,7 +21,7 @@ from .dataflow_records import dataflow_store
 from .dataflows import DataflowService
 from .inventory import ResourceGraphInventory
 from .models import ConnectionRecord
-from .notifications import EventPublisher, NoEvents, QueueEventPublisher
+from .notifications import CountedEvents, EventPublisher, NoEvents, QueueEventPublisher
 from .reconcile import Reconciler
 from .records import TableRecordStore, connection_store, storage_errors
 from .requestqueue import REQUESTS_QUEUE, RequestQueue
@@ -76,6 +77,7 @@ def build_runtime(settings: Settings) -> Runtime:
     from azure.data.tables import TableServiceClient
     from azure.keyvault.secrets import SecretClient
 
+    telemetry.configure(settings)  # off (nothing imported) without APPLICATIONINSIGHTS_CONNECTION_STRING
     credential = _credential(settings)
     # use_env_settings=False: no proxy/.netrc lookups in os.environ on every call (the Adobe session
     # has trust_env=False for the same reason); TLS trust comes from REQUESTS_CA_BUNDLE explicitly.
@@ -123,9 +125,10 @@ def build_runtime(settings: Settings) -> Runtime:
     records = connection_store(tables.get_table_client(settings.connections_table))
     records.ensure_table()
 
-    events: EventPublisher = NoEvents()
+    published: EventPublisher = NoEvents()
     if settings.events_queue:
-        events = QueueEventPublisher(_queue(settings, settings.events_queue, credential, storage_kwargs))
+        published = QueueEventPublisher(_queue(settings, settings.events_queue, credential, storage_kwargs))
+    events = CountedEvents(published)
     verifies = RequestQueue(lambda: _queue(settings, REQUESTS_QUEUE, credential, storage_kwargs, create=False))
 
     session = requests.Session()

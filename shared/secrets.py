@@ -7,7 +7,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
+from urllib.parse import urlsplit
 
+from . import telemetry
 from .errors import ConfigurationError, DependencyUnavailable, SecretNotFound, is_tls_failure
 from .retry import CallResult, Deadline, Failure, Retrier
 from .sensitive import Secret
@@ -54,6 +56,7 @@ class KeyVaultSecrets:
     ) -> None:
         self._client = client
         self._vault_url = vault_url
+        self._host = urlsplit(vault_url).hostname or vault_url
         self._ttl = ttl
         self._retrier = retrier
         self._monotonic = monotonic
@@ -107,7 +110,8 @@ class KeyVaultSecrets:
         self.reads += 1
         placeholder = SecretValue(name, Secret("", scrubbed=False), None)
         try:
-            secret = self._client.get_secret(name)
+            with telemetry.span("Key Vault get_secret", {"server.address": self._host, "keyvault.secret_name": name}):
+                secret = self._client.get_secret(name)
         except ResourceNotFoundError:
             raise SecretNotFound(
                 f"Key Vault secret '{name}' was not found in {self._vault_url}.", secret_name=name

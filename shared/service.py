@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from . import telemetry
 from .adobe import AdobeApi, AdobeConnection, ConnectionMissing, connection_body, is_unknown_auth_spec
 from .claims import Claim, Claims, VerifyQueue, converge, create_once, schedule_verify
 from .clock import Clock
@@ -115,6 +116,8 @@ class ConnectionService:
         log.info("connection %s for %s (adobe request %s, %s)", verb, record.key, made.request_id, source.describe())
         if made.created:
             self.events.publish("created", record)
+        else:
+            telemetry.count(telemetry.ADOPTED, {"sandbox": record.key.sandbox})
         return Outcome(record, created=made.created)
 
     def _prepare(
@@ -377,6 +380,7 @@ class ConnectionService:
         record = self.claims.complete(claim, completed.explored(*self._explore(completed, deadline)))
         if kept.id != previous.connection_id:
             log.warning("verify of %s: adopted connection %s found by its name", key, kept.id)
+            telemetry.count(telemetry.ADOPTED, {"sandbox": key.sandbox})
         log.info("verify of %s: exactly one connection (%s)", key, kept.id)
         return record
 
@@ -392,11 +396,11 @@ class ConnectionService:
         refusal (e.g. 1418-400, used by dataflows) is recorded in lastError and the record kept.
         A record that already applied a newer event is left alone.
         """
-        changed = 0
+        changed, in_adobe = 0, self.settings.delete_connection_on_namespace_delete
         transient: ConnectorError | None = None
         for listed in list(self.records.list(namespace=namespace)):
             try:
-                if self._mark_deleted(listed.key, source):
+                if self.mark_deleted(listed.key, source, in_adobe=in_adobe):
                     changed += 1
             except ConnectorError as err:
                 if err.permanent:
@@ -406,10 +410,10 @@ class ConnectionService:
             raise transient
         return changed
 
-    def _mark_deleted(self, key: ConnectionKey, source: Source) -> bool:
+    def mark_deleted(self, key: ConnectionKey, source: Source, *, in_adobe: bool) -> bool:
         """Claim the record as `deleted` (so no create or verify runs meanwhile), delete the Adobe connection
-        when asked, then release it. An event older than the newest one applied changes nothing."""
-        in_adobe = self.settings.delete_connection_on_namespace_delete
+        when `in_adobe`, then release it. An event older than the newest one applied changes nothing.
+        Whether the state changed (a namespace deleted, or an operator's `delete`)."""
 
         def proceed(current: ConnectionRecord) -> bool:
             if current.newer_than(source.event_time):

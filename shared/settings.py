@@ -35,6 +35,16 @@ class DataflowDefaults:
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """OpenTelemetry export to Application Insights (on when APPLICATIONINSIGHTS_CONNECTION_STRING is set)."""
+
+    connection_string: Secret
+    #: PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true: the Python worker configures the Azure Monitor
+    #: distro itself, so the app only uses the providers it installed.
+    configured_by_worker: bool = False
+
+
+@dataclass(frozen=True)
 class StorageSettings:
     """Where the records table and the events queue live: a connection string or an identity-based account."""
 
@@ -81,6 +91,7 @@ class Settings:
     dataflow_reset: str = "earliest"
     resource_manager_url: str = "https://management.azure.com"
     reconcile_delete: bool = False
+    telemetry: TelemetrySettings | None = None
 
     @property
     def connect_timeout_seconds(self) -> float:
@@ -247,6 +258,7 @@ class Settings:
             verify_delay_seconds=verify_delay,
             subscription_ids=_subscriptions(get("AZURE_SUBSCRIPTION_IDS")),
             ca_bundle=get("REQUESTS_CA_BUNDLE"),
+            telemetry=_telemetry(get),
         )
 
 
@@ -361,6 +373,24 @@ def _flag(get: _Getter, setting: str) -> bool:
     if raw in _FALSE:
         return False
     raise ConfigurationError(f"{setting} must be true or false.", setting=setting)
+
+
+def _telemetry(get: _Getter) -> TelemetrySettings | None:
+    """Off without APPLICATIONINSIGHTS_CONNECTION_STRING, and with OpenTelemetry's OTEL_SDK_DISABLED=true."""
+    connection = get("APPLICATIONINSIGHTS_CONNECTION_STRING")
+    if connection is None or _flag(get, "OTEL_SDK_DISABLED"):
+        return None
+    fields = dict(part.split("=", 1) for part in connection.split(";") if "=" in part)
+    if not fields.setdefault("InstrumentationKey", ""):
+        raise ConfigurationError(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING must be an Application Insights connection string "
+            "(InstrumentationKey=...;IngestionEndpoint=...).",
+            setting="APPLICATIONINSIGHTS_CONNECTION_STRING",
+        )
+    register_secret(fields["InstrumentationKey"])
+    return TelemetrySettings(
+        Secret(connection, scrubbed=False), _flag(get, "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY")
+    )
 
 
 def _storage(get: _Getter) -> StorageSettings:

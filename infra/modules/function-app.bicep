@@ -199,6 +199,12 @@ var baseAppSettings = [
     name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
     value: 'ClientId=${identityClientId};Authorization=AAD'
   }
+  // OpenTelemetry as Microsoft documents it for Python: host.json "telemetryMode": "OpenTelemetry",
+  // and the worker passes each invocation's trace context to the app's spans.
+  {
+    name: 'PYTHON_ENABLE_OPENTELEMETRY'
+    value: 'true'
+  }
 ]
 
 // CONNECTION_EVENTS_QUEUE is "unset" by default in the contract: only present when a queue is named.

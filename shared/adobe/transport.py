@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin, urlsplit
 
+from .. import telemetry
 from ..errors import AdobeAuthenticationFailed, ConfigurationError, DependencyUnavailable, InvalidRequest
 from ..eventhubs import ADOBE_ID_PATTERN
 from ..retry import CallResult, Deadline, Failure, Retrier
@@ -69,10 +70,29 @@ class Transport:
         self, method: str, url: str, deadline: Deadline, setting: str, **kwargs: Any
     ) -> tuple[CallResult, requests.Response | None]:
         """One attempt; never started once the invocation's budget is spent."""
-        import requests
 
         if deadline.expired():
             return CallResult(failure=Failure.NOT_SENT), None
+        parts = urlsplit(url)
+        with telemetry.span(
+            f"Adobe {method} {_route(parts.path)}",
+            {"http.request.method": method, "server.address": parts.hostname, "url.path": parts.path},
+        ) as span:
+            result, response = self._attempt(method, url, setting, **kwargs)
+            if response is not None:
+                request_id = response.headers.get("x-request-id")
+                span.set("http.response.status_code", response.status_code)
+                span.set("adobe.request_id", request_id)
+                telemetry.note_adobe_request(request_id, decisive=method != "GET" or response.status_code >= 400)
+            else:
+                span.set("error.type", result.failure.name if result.failure else None)
+        return result, response
+
+    def _attempt(
+        self, method: str, url: str, setting: str, **kwargs: Any
+    ) -> tuple[CallResult, requests.Response | None]:
+        import requests
+
         try:
             response = self._session.request(method, url, timeout=self._timeout, allow_redirects=False, **kwargs)
         except requests.exceptions.SSLError:
@@ -190,6 +210,11 @@ class Transport:
                 "Adobe's next-page link points at another host.", dependency="Adobe Flow Service"
             )
         return resolved
+
+
+def _route(path: str) -> str:
+    """A span name's path: ids (segments with a digit, 16 characters or more) as {id}."""
+    return "/".join("{id}" if len(part) >= 16 and any(c.isdigit() for c in part) else part for part in path.split("/"))
 
 
 def _connection_failure(err: Exception) -> Failure:

@@ -10,8 +10,8 @@ queue names and connections, routes, auth levels, the timer schedule).
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,10 +20,6 @@ from devstack.azurite import find_repo_root
 
 if sys.version_info < (3, 13):
     pytest.skip("the azure-functions-runtime worker is what Azure runs on Python 3.13+", allow_module_level=True)
-
-from azure_functions_runtime import loader  # noqa: E402  (3.13+: a missing package fails the test)
-from azure_functions_runtime.bindings.meta import load_binding_registry  # noqa: E402
-from azure_functions_runtime.functions import Registry  # noqa: E402
 
 
 def _http(method: str, route: str) -> list[dict[str, Any]]:
@@ -68,42 +64,65 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
     ],
 }
 
-# The worker gets its protobuf module from the host connection; only these enum values are read
-# while registering a function (BindingInfo.Direction and BindingInfo.DataType, as numbered in
-# the Functions host's FunctionRpc.proto).
-PROTOS = SimpleNamespace(BindingInfo=SimpleNamespace(**{"in": 0}, out=1, inout=2, undefined=0))
+# A fresh process, as the worker is: the loader imports function_app.py itself (an app's functions
+# are indexed once per process). The worker gets its protobuf module from the host connection;
+# only the BindingInfo enum values (FunctionRpc.proto numbering) are read while registering.
+WORKER = """
+import json, sys
+from types import SimpleNamespace
+from azure_functions_runtime import loader
+from azure_functions_runtime.bindings.meta import load_binding_registry
+from azure_functions_runtime.functions import Registry
+
+protos = SimpleNamespace(BindingInfo=SimpleNamespace(**{"in": 0}, out=1, inout=2, undefined=0))
+load_binding_registry()
+registry = Registry()
+out = {}
+for function in loader.index_function_app(sys.argv[1]):
+    info = registry.add_indexed_function(function=function, protos=protos)
+    raw, _ = loader.get_fx_raw_bindings(function, info)
+    out[function.get_function_name()] = {
+        "bindings": [json.loads(b) for b in raw],
+        "name": info.name,
+        "requires_context": info.requires_context,
+        "input_types": sorted(info.input_types),
+        "has_return": info.return_type is not None,
+        "deferred": info.deferred_bindings_enabled,
+    }
+print(json.dumps(out))
+"""
 
 
 @pytest.fixture(scope="module")
-def indexed() -> list[Any]:
-    path = find_repo_root() / "function_app.py"
-    sys.path.insert(0, str(path.parent))
-    load_binding_registry()  # what the worker does when the host initialises it
-    functions: list[Any] = loader.index_function_app(str(path))
-    return functions
+def indexed() -> dict[str, Any]:
+    root = find_repo_root()
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER, str(root / "function_app.py")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
-def test_the_worker_finds_every_function_of_the_contract(indexed: list[Any]) -> None:
-    assert sorted(f.get_function_name() for f in indexed) == sorted(EXPECTED)
+def test_the_worker_finds_every_function_of_the_contract(indexed: dict[str, Any]) -> None:
+    assert sorted(indexed) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_raw_bindings_are_what_the_host_expects(indexed: list[Any], name: str) -> None:
-    function = next(f for f in indexed if f.get_function_name() == name)
-    raw = [json.loads(binding) for binding in loader.get_fx_raw_bindings(function, _registered(function))[0]]
-    assert raw == EXPECTED[name]
+def test_raw_bindings_are_what_the_host_expects(indexed: dict[str, Any], name: str) -> None:
+    assert indexed[name]["bindings"] == EXPECTED[name]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_the_worker_registry_accepts_each_signature(indexed: list[Any], name: str) -> None:
-    function = next(f for f in indexed if f.get_function_name() == name)
-    info = _registered(function)
-    assert info.name == name
-    assert not info.deferred_bindings_enabled
-    trigger = next(b for b in function.get_bindings() if b.type.endswith("Trigger"))
-    assert trigger.name in info.input_types
-    assert info.return_type is not None if name.endswith("_http") else info.return_type is None
-
-
-def _registered(function: Any) -> Any:
-    return Registry().add_indexed_function(function=function, protos=PROTOS)
+def test_the_worker_registry_accepts_each_signature(indexed: dict[str, Any], name: str) -> None:
+    info = indexed[name]
+    assert info["name"] == name and not info["deferred"]
+    assert info["requires_context"], "every function takes `context` (its invocation id is on the outcome line)"
+    trigger = next(b["name"] for b in EXPECTED[name] if b["type"].endswith("Trigger"))
+    assert info["input_types"] == [trigger]
+    assert info["has_return"] is name.endswith("_http")

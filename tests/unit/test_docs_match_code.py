@@ -10,6 +10,7 @@ READ = set(re.findall(r'(?:get|required)\("([A-Za-z_]+)"', CODE)) | set(
     re.findall(r'_(?:number|flag)\(get, "([A-Z_]+)"', CODE)
 )
 PLATFORM = {"IDENTITY_ENDPOINT", "MSI_ENDPOINT", "REQUESTS_CA_BUNDLE"}  # set by the platform or the local stack
+OPTIONAL_SWITCHES = {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY", "OTEL_SDK_DISABLED"}  # documented, not in the example
 
 
 def test_the_code_reads_the_contract_settings() -> None:
@@ -30,7 +31,9 @@ def test_readme_settings_table_lists_every_setting() -> None:
 
 def test_local_settings_example_has_every_setting() -> None:
     values = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
-    missing = sorted(READ - PLATFORM - set(values) - {n for n in READ if n.startswith("AzureWebJobsStorage__")})
+    missing = sorted(
+        READ - PLATFORM - OPTIONAL_SWITCHES - set(values) - {n for n in READ if n.startswith("AzureWebJobsStorage__")}
+    )
     assert not missing, f"local.settings.json.example lacks {missing}"
 
 
