@@ -38,6 +38,18 @@ EVENT_COUNTERS: Final[Mapping[str, str]] = {
     "dataflow-failed": "connector.dataflows.failed",
     "dataflow-deleted": "connector.dataflows.deleted",
 }
+#: The structured fields of an outcome line (custom dimensions in Application Insights).
+OUTCOME_FIELDS: Final = (
+    "outcome",
+    "namespace",
+    "sandbox",
+    "event_hub",
+    "state",
+    "error_code",
+    "adobe_request_id",
+    "invocation_id",
+    "function",
+)
 ADOPTED: Final = "connector.connections.adopted"
 DUPLICATES_REMOVED: Final = "connector.duplicates.removed"
 

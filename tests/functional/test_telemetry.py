@@ -200,10 +200,7 @@ def test_a_malformed_connection_string_is_a_configuration_error_naming_it(
 
 
 def telemetry_fields() -> tuple[str, ...]:
-    return ("outcome", "namespace", "sandbox", "event_hub", "state", "error_code", "adobe_request_id") + (
-        "invocation_id",
-        "function",
-    )
+    return telemetry.OUTCOME_FIELDS
 
 
 def _secret_event(name: str, version: str) -> dict[str, Any]:
