@@ -11,6 +11,8 @@ name only, never its message. Counters carry no namespace (bounded cardinality).
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -243,6 +245,12 @@ def configure(settings: Settings) -> None:
         if not settings.telemetry.configured_by_worker and not _State.distro_configured:
             from azure.monitor.opentelemetry import configure_azure_monitor
 
+            # Every trace by default: invocations are few (one per namespace or event hub change) and
+            # the distro's default, 5 traces/s rate-limited, drops a cold worker's first ones.
+            # OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG choose otherwise.
+            if "OTEL_TRACES_SAMPLER" not in os.environ:
+                os.environ["OTEL_TRACES_SAMPLER"] = "microsoft.fixed_percentage"
+                os.environ["OTEL_TRACES_SAMPLER_ARG"] = "1.0"
             configure_azure_monitor(
                 connection_string=settings.telemetry.connection_string.reveal(),
                 logger_name=LOGGER_NAME,  # the app's log lines only, after the scrubber
@@ -254,7 +262,23 @@ def configure(settings: Settings) -> None:
                 enable_live_metrics=False,
             )
             _State.distro_configured = True
+            app_log = logging.getLogger(LOGGER_NAME)
+            if app_log.level == logging.NOTSET:  # the outcome lines are INFO, whatever the root logger's level
+                app_log.setLevel(logging.INFO)
     use(trace.get_tracer_provider(), metrics.get_meter_provider())
+
+
+def flush(timeout_millis: int = 10_000) -> None:
+    """Export what is buffered now (spans, metrics, log records): before a short-lived process exits."""
+    if _State.tracer is None:
+        return
+    from opentelemetry import metrics, trace
+    from opentelemetry._logs import get_logger_provider
+
+    for provider in (trace.get_tracer_provider(), metrics.get_meter_provider(), get_logger_provider()):
+        force_flush = getattr(provider, "force_flush", None)
+        if force_flush is not None:
+            force_flush(timeout_millis)
 
 
 def use(tracer_provider: Any, meter_provider: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,12 +22,14 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from devstack.appinsights import AppInsightsStandIn
 from devstack.azurite import find_repo_root
 from devstack.faults import Fault
 from shared import telemetry
 from tests.functional.conftest import App, assert_no_secret_fragments, body
 
 NS = "contoso-otel"
+INSTRUMENTATION_KEY = "00000000-0000-4000-8000-0000000000ab"
 CREATE = r"/connections$"
 
 
@@ -207,3 +210,42 @@ def _secret_event(name: str, version: str) -> dict[str, Any]:
     from devstack.events import secret_event
 
     return secret_event(name, version=version, event_time=datetime.now(UTC))
+
+
+def test_with_a_connection_string_the_distro_exports_spans_fields_and_counters_to_application_insights(
+    app: App,
+) -> None:
+    """The real path: APPLICATIONINSIGHTS_CONNECTION_STRING set, the app configures the Azure Monitor
+    distro (once per process, so in a worker process of its own), and Application Insights'
+    ingestion (a loopback stand-in) receives the dependencies, the outcome line with its custom
+    dimensions, and the counters; nothing it receives carries a fragment of a secret."""
+    app.stack.add_eventhubs_namespace(NS)
+    with AppInsightsStandIn() as ingestion:
+        env = {
+            **os.environ,
+            **app.env,
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": ingestion.connection_string(INSTRUMENTATION_KEY),
+            "OTEL_METRIC_EXPORT_INTERVAL": "60000",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.functional.worker", json.dumps({"namespace": NS})],
+            cwd=find_repo_root(),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert json.loads(done.stdout.strip().splitlines()[-1])["status"] == 201
+        dependencies = {d["name"] for d in ingestion.of_type("RemoteDependencyData")}
+        assert "Adobe POST /data/foundation/flowservice/connections" in dependencies
+        assert {"Key Vault get_secret", "Table insert"} <= dependencies
+        [line] = [m for m in ingestion.of_type("MessageData") if "POST /api/connections 201" in m["message"]]
+        dimensions = line["properties"]
+        assert dimensions["namespace"] == NS and dimensions["outcome"] == "created" and dimensions["invocation_id"]
+        assert dimensions["adobe_request_id"] and dimensions["state"] == "ready"
+        metrics = {m["name"]: m["value"] for data in ingestion.of_type("MetricData") for m in data["metrics"]}
+        assert metrics.get("connector.connections.created") == 1
+        assert INSTRUMENTATION_KEY not in done.stderr + done.stdout
+        assert_no_secret_fragments(app.stack, {"Application Insights": ingestion.raw_text(), "worker": done.stderr})

@@ -40,6 +40,9 @@ def main() -> None:
     with ThreadPoolExecutor(threads) as pool:
         for line in pool.map(call, range(threads)):
             print(line, flush=True)
+    from shared import telemetry
+
+    telemetry.flush()  # with APPLICATIONINSIGHTS_CONNECTION_STRING: export before the process exits
 
 
 if __name__ == "__main__":
