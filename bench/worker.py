@@ -21,20 +21,30 @@ from bench.child import cold_main, dataflow_request, http_request, serve
 FUNCTION = "create_connection_http"
 
 
-_INDEX: dict[str, Callable[[Any], Any]] = {}
+_INDEX: dict[str, Callable[..., Any]] = {}
 
 
 def indexed_function(name: str = FUNCTION) -> Callable[[Any], Any]:
-    """The user function registered under `name` in function_app.app, as the host indexes it (once)."""
+    """The user function registered under `name` in function_app.app, as the host indexes it (once),
+    called as the worker calls it: with a `context` carrying a new invocation id."""
     if not _INDEX:
         import function_app
 
         for function in function_app.app.get_functions():
             _INDEX[str(function.get_function_name())] = function.get_user_function()
     try:
-        return _INDEX[name]
+        user = _INDEX[name]
     except KeyError:
         raise LookupError(f"no function named {name!r} is indexed") from None
+    return lambda request: user(request, context=_context(name))
+
+
+def _context(name: str) -> Any:
+    """The worker's invocation context (the fields the app reads: function name, invocation id)."""
+    import uuid
+    from types import SimpleNamespace
+
+    return SimpleNamespace(function_name=name, invocation_id=str(uuid.uuid4()))
 
 
 class FunctionDriver:
