@@ -85,10 +85,8 @@ def test_calls_are_children_of_the_invocation_and_the_outcome_fields_name_it(spa
 
 
 def test_a_span_held_across_yields_is_not_the_current_one(spans: InMemorySpanExporter) -> None:
-    with telemetry.invocation("f", "i"):
-        with telemetry.span("Table query", current=False):
-            with telemetry.span("Adobe GET /x"):
-                pass
+    with telemetry.invocation("f", "i"), telemetry.span("Table query", current=False), telemetry.span("Adobe GET /x"):
+        pass
     adobe, query, root = spans.get_finished_spans()
     assert adobe.parent is not None and adobe.parent.span_id == root.context.span_id
     assert query.parent is not None and query.parent.span_id == root.context.span_id
