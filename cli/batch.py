@@ -4,26 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
-from .output import emit
-from .progress import Progress
+from .console import Console
 
 T = TypeVar("T")
 
 
-def run_batch(
-    requests: Sequence[T], work: Callable[[T], dict[str, Any]], workers: int, out: TextIO, err: TextIO
-) -> int:
-    """`work` answers a record's JSON or an error body (`"error"` key); exit status 1 when any failed."""
-    progress = Progress(len(requests), err) if len(requests) > 1 else None
+def run_batch(requests: Sequence[T], work: Callable[[T], dict[str, Any]], workers: int, console: Console) -> int:
+    """`work` answers a record's JSON or an error body (`"error"` key): each printed once, on stdout; the
+    exit status is 1 when any failed."""
+    progress = console.progress(len(requests)) if len(requests) > 1 else None
     failures = 0
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        for result in pool.map(work, requests):
-            ok = "error" not in result
-            failures += 0 if ok else 1
-            emit(out, result)
-            if progress is not None:
-                progress.step(ok)
-    err.write(f"{len(requests) - failures} of {len(requests)} succeeded.\n")
+    try:
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            for result in pool.map(work, requests):
+                ok = "error" not in result
+                failures += 0 if ok else 1
+                console.result(result)
+                if progress is not None:
+                    progress.step(ok)
+    finally:
+        console.end_status()
+    console.note(f"{len(requests) - failures} of {len(requests)} succeeded.")
     return 0 if failures == 0 else 1

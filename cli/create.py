@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final
 
 from shared.errors import ConnectorError, InvalidRequest
 from shared.models import ConnectionRequest, Source
@@ -13,29 +13,51 @@ from shared.payloads import parse_request
 from shared.runtime import Runtime
 
 from .batch import run_batch
+from .console import Console
 from .inputs import parse_file
-from .options import add_workers
+from .options import add_workers, named_by_option
+
+#: request field (as in POST /api/connections) -> the option (or argument) that fills it in.
+OPTIONS: Final = {
+    "namespace": "NAMESPACE",
+    "sandbox": "--sandbox",
+    "eventHubName": "--event-hub",
+    "authType": "--auth-type",
+    "name": "--name",
+    "description": "--description",
+}
 
 
-def register(sub: Any) -> None:
+def register(sub: Any) -> argparse.ArgumentParser:
     command: argparse.ArgumentParser = sub.add_parser("create", help="create (or find) connections")
-    command.add_argument("namespace", nargs="?")
-    command.add_argument("--file", help="one namespace (or JSON request) per line")
+    command.add_argument("namespace", metavar="NAMESPACE", nargs="?", help="the Event Hubs namespace")
+    command.add_argument("--file", help="one namespace (or JSON request) per line; the options apply to namespaces")
     add_workers(command)
-    command.add_argument("--auth-type", choices=("sas", "aad"))
-    command.add_argument("--sandbox")
-    command.add_argument("--event-hub")
+    command.add_argument("--auth-type", choices=("sas", "aad"), help="how Adobe authenticates (default: sas)")
+    command.add_argument("--sandbox", help="the Platform sandbox (default: the app's default sandbox)")
+    command.add_argument("--event-hub", help="scope the connection to one event hub")
+    command.add_argument("--name", help="the connection's name in Adobe (default: Azure Event Hubs <namespace>)")
+    command.add_argument("--description", help="the connection's description in Adobe")
     command.set_defaults(run=run)
+    return command
 
 
-def run(args: argparse.Namespace, runtime: Runtime, out: TextIO, err: TextIO) -> int:
+def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
     sandbox = runtime.settings.default_sandbox
-    overrides = {
-        k: v
-        for k, v in (("sandbox", args.sandbox), ("eventHubName", args.event_hub), ("authType", args.auth_type))
-        if v
+    given = {
+        "sandbox": args.sandbox,
+        "eventHubName": args.event_hub,
+        "authType": args.auth_type,
+        "name": args.name,
+        "description": args.description,
     }
+    overrides = {field: value for field, value in given.items() if value is not None}
+    if args.file and args.namespace:
+        raise InvalidRequest("create takes a NAMESPACE or --file, not both.")
     if args.file:
+        if args.name is not None:
+            # Adobe finds a connection again by its name: one name for many namespaces would mix them up.
+            raise InvalidRequest('--name names one connection: give it with a NAMESPACE, or as "name" in a JSON line.')
         # A line is a namespace name (the options apply) or a JSON request object (taken as it is).
         requests = parse_file(
             Path(args.file),
@@ -44,10 +66,13 @@ def run(args: argparse.Namespace, runtime: Runtime, out: TextIO, err: TextIO) ->
             ),
         )
     elif args.namespace:
-        requests = [parse_request({"namespace": args.namespace, **overrides}, sandbox)]
+        try:
+            requests = [parse_request({"namespace": args.namespace, **overrides}, sandbox)]
+        except InvalidRequest as err:
+            raise named_by_option(err, OPTIONS) from None
     else:
-        raise InvalidRequest("create needs a namespace or --file.")
-    return run_batch(requests, lambda request: _create_one(runtime, request), args.workers, out, err)
+        raise InvalidRequest("create needs a NAMESPACE or --file.")
+    return run_batch(requests, lambda request: _create_one(runtime, request), args.workers, console)
 
 
 def _create_one(runtime: Runtime, request: ConnectionRequest) -> dict[str, Any]:

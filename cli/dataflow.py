@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final
 
 from shared.dataflow_records import DataflowRequest
 from shared.errors import ConnectorError, InvalidRequest
@@ -16,8 +16,9 @@ from shared.runtime import Runtime
 from shared.settings import DataflowDefaults
 
 from .batch import run_batch
+from .console import Console
 from .inputs import parse_file
-from .options import add_workers
+from .options import add_workers, named_by_option
 
 #: option -> (request field as in POST /api/dataflows, choices, help).
 OPTIONS: Final[dict[str, tuple[str, tuple[str, ...] | None, str]]] = {
@@ -37,25 +38,29 @@ def _dest(option: str) -> str:
     return option.removeprefix("--").replace("-", "_")
 
 
-def register(sub: Any) -> None:
+def register(sub: Any) -> argparse.ArgumentParser:
     command: argparse.ArgumentParser = sub.add_parser("dataflow", help="create (or find) dataflows into datasets")
     command.add_argument("--file", help="one JSON dataflow request per line (the options fill in missing fields)")
     add_workers(command)
     for option, (_, choices, text) in OPTIONS.items():
         command.add_argument(option, choices=choices, help=text)
     command.set_defaults(run=run)
+    return command
 
 
-def run(args: argparse.Namespace, runtime: Runtime, out: TextIO, err: TextIO) -> int:
+def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
     given = {field: value for option, (field, *_) in OPTIONS.items() if (value := getattr(args, _dest(option)))}
     defaults = runtime.settings.dataflow_defaults
     if args.file:
+        if "name" in given:
+            # Adobe finds a flow again by its name: one name for many flows would mix them up.
+            raise InvalidRequest('--name names one flow: give it without --file, or as "name" in a JSON line.')
         requests = parse_file(Path(args.file), lambda text: _from_line(text, given, defaults))
     elif "namespace" in given or "eventHubName" in given:
         requests = [_from_options(given, defaults)]
     else:
         raise InvalidRequest("dataflow needs --namespace and --event-hub (and --dataset), or --file.")
-    return run_batch(requests, lambda request: _create_one(runtime, request), args.workers, out, err)
+    return run_batch(requests, lambda request: _create_one(runtime, request), args.workers, console)
 
 
 def _from_line(text: str, given: dict[str, str], defaults: DataflowDefaults) -> DataflowRequest:
@@ -67,8 +72,7 @@ def _from_options(given: dict[str, str], defaults: DataflowDefaults) -> Dataflow
     try:
         return parse_dataflow_request(given, defaults)
     except InvalidRequest as err:
-        option = next((o for o, (field, *_) in OPTIONS.items() if field == err.field), None)
-        raise InvalidRequest(f"{option}: {err.message}" if option else err.message, field=err.field) from None
+        raise named_by_option(err, {field: option for option, (field, *_) in OPTIONS.items()}) from None
 
 
 def _create_one(runtime: Runtime, request: DataflowRequest) -> dict[str, Any]:

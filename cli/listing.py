@@ -1,43 +1,50 @@
-"""`list`: connection records (one JSON line each, as stored), then dataflow records (marked
-`"kind": "dataflow"`), filtered by sandbox, namespace, state and kind."""
+"""`list`: connection records, then dataflow records, filtered by sandbox, namespace, state and kind: a
+table and the per-state summary; with `--json`, one JSON line each (dataflows marked
+`"kind": "dataflow"`) and the counts on stderr."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any, TextIO
+from typing import Any, Final
 
 from shared.models import State
 from shared.runtime import Runtime
 
+from .console import Console
 from .keys import optional_namespace, optional_sandbox
-from .output import emit
+from .options import add_json
+from .views import Record, kind, summary, table
 
-KINDS = ("connection", "dataflow")
+KINDS: Final = ("connection", "dataflow")
 
 
-def register(sub: Any) -> None:
+def register(sub: Any) -> argparse.ArgumentParser:
     command: argparse.ArgumentParser = sub.add_parser("list", help="list connection and dataflow records")
-    command.add_argument("--sandbox")
-    command.add_argument("--namespace")
-    command.add_argument("--state", choices=[state.value for state in State])
+    command.add_argument("--sandbox", help="only this sandbox")
+    command.add_argument("--namespace", help="only this namespace")
+    command.add_argument("--state", choices=[state.value for state in State], help="only records in this state")
     command.add_argument("--kind", choices=KINDS, help="only connections or only dataflows")
+    add_json(command)
     command.set_defaults(run=run)
+    return command
 
 
-def run(args: argparse.Namespace, runtime: Runtime, out: TextIO, err: TextIO) -> int:
+def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
     sandbox, namespace = optional_sandbox(args.sandbox), optional_namespace(args.namespace)
-    counts = dict.fromkeys(KINDS, 0)
+    records: list[Record] = []
     if args.kind in (None, "connection"):
-        for record in runtime.records.list(sandbox=sandbox, namespace=namespace):
-            if not args.state or record.state.value == args.state:
-                emit(out, record.to_json())
-                counts["connection"] += 1
+        records.extend(runtime.records.list(sandbox=sandbox, namespace=namespace))
     if args.kind in (None, "dataflow"):
-        for dataflow in runtime.dataflows.records.list(sandbox=sandbox, namespace=namespace):
-            if not args.state or dataflow.state.value == args.state:
-                emit(out, {"kind": "dataflow", **dataflow.to_json()})
-                counts["dataflow"] += 1
-    err.write(
-        f"{sum(counts.values())} record(s): {counts['connection']} connection(s), {counts['dataflow']} dataflow(s).\n"
-    )
+        records.extend(runtime.dataflows.records.list(sandbox=sandbox, namespace=namespace))
+    records = [record for record in records if not args.state or record.state.value == args.state]
+    if not args.json:
+        for line in table(records) if records else ():
+            console.line(line)
+        console.line(summary(records))
+        return 0
+    counts = dict.fromkeys(KINDS, 0)
+    for record in records:
+        counts[kind(record)] += 1
+        console.result({"kind": "dataflow", **record.to_json()} if kind(record) == "dataflow" else record.to_json())
+    console.note(f"{len(records)} record(s): {counts['connection']} connection(s), {counts['dataflow']} dataflow(s).")
     return 0

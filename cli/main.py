@@ -1,42 +1,41 @@
-"""Entry point: settings, dispatch to the command, errors to exit statuses."""
+"""Entry point: arguments, settings, dispatch to the command, errors to exit statuses."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
 from shared.errors import ConfigurationError, ConnectorError, InvalidRequest
 from shared.runtime import get_runtime
 
+from .console import Console
+from .logs import app_logs
 from .parser import Command, parser
+from .settingsfile import load_settings
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _load_settings(path: str) -> None:
-    """The Values of a local.settings.json as app settings (the environment wins)."""
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit status: 0 all succeeded, 1 something failed, 2 bad usage or settings."""
+    console = Console(out or sys.stdout, err or sys.stderr)
     try:
-        values = json.loads(Path(path).read_text(encoding="utf-8")).get("Values", {})
-    except (OSError, ValueError, AttributeError) as error:
-        raise InvalidRequest(f"--settings {path}: not a readable local.settings.json ({error}).") from None
-    os.environ.update({k: str(v) for k, v in values.items() if k not in os.environ})
-
-
-def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Run the CLI; returns the exit status."""
-    args = parser().parse_args(argv)
-    command: Command = args.run
-    try:
+        args = parser().parse_args(argv)
+        command: Command = args.run
         if args.settings:
-            _load_settings(args.settings)
-        return command(args, get_runtime(), out, err)
+            load_settings(args.settings)
+        with app_logs(console, verbose=args.verbose):
+            return command(args, get_runtime(), console)
     except (ConfigurationError, InvalidRequest) as error:
-        err.write(f"error: {error.message}\n")
+        console.end_status()
+        console.note(f"error: {error.message}")
         return EXIT_USAGE
     except ConnectorError as error:
-        err.write(f"error: {error.code}: {error.message}\n")
+        console.end_status()
+        console.note(f"error: {error.code}: {error.message}")
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        console.end_status()
+        console.note("interrupted")
+        return EXIT_INTERRUPTED

@@ -1,10 +1,52 @@
-"""Options several commands share."""
+"""Options several commands share, and option names in the errors of what they fill in."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
+
+from shared.errors import InvalidRequest
+
+
+def add_global(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """`--settings` and `--verbose`: on the top level and again on every command, so they may come before
+    or after the command (given after it, a command's value wins; not given, it leaves the top level's)."""
+    unset = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--settings", metavar="FILE", default=unset, help="a local.settings.json whose Values are used as app settings"
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="also show the app's log lines (INFO and up) on stderr",
+    )
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is less than 1")
+    return value
 
 
 def add_workers(command: argparse.ArgumentParser) -> None:
     """`--workers`: how many requests of a file run at once."""
-    command.add_argument("--workers", type=int, default=4, help="parallel requests (default 4)")
+    command.add_argument("--workers", type=positive_int, default=4, help="parallel requests (default 4)")
+
+
+def add_json(command: argparse.ArgumentParser) -> None:
+    """`--json`: records as JSON (for machines) instead of the table."""
+    command.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def named_by_option(err: InvalidRequest, options: Mapping[str, str]) -> InvalidRequest:
+    """The error of a request field filled in from an option, naming the option instead of the field."""
+    option = options.get(err.field or "")
+    if option is None:
+        return err
+    return InvalidRequest(f"{option}: {err.message}", field=err.field)

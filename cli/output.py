@@ -1,10 +1,10 @@
-"""How records are printed: JSON, one line each unless indented."""
+"""How records are rendered: JSON, on one line unless indented."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, TextIO
+from typing import Any
 
 
-def emit(out: TextIO, value: dict[str, Any], *, indent: int | None = None) -> None:
-    out.write(json.dumps(value, indent=indent, ensure_ascii=False) + "\n")
+def json_text(value: dict[str, Any], *, indent: int | None = None) -> str:
+    return json.dumps(value, indent=indent, ensure_ascii=False)

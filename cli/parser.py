@@ -1,24 +1,38 @@
-"""The argument parser: the top level, and each command's own options (registered by its module)."""
+"""The argument parser: the top level, and each command's own options (registered by its module).
+
+Every usage error is raised as InvalidRequest (one line, exit status 2), never printed by argparse."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TextIO
+from typing import NoReturn
 
+from shared.errors import InvalidRequest
 from shared.runtime import Runtime
 
-#: A command: the parsed arguments, the runtime, stdout, stderr -> the exit status.
-Command = Callable[[argparse.Namespace, Runtime, TextIO, TextIO], int]
+from .console import Console
+from .options import add_global
+
+#: A command: the parsed arguments, the runtime, the console -> the exit status.
+Command = Callable[[argparse.Namespace, Runtime, Console], int]
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line naming what is wrong (and where to look)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InvalidRequest(f"{message} (see: {self.prog} --help)")
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser of the CLI (each subcommand sets `run`)."""
-    from . import create, dataflow, listing, reconcile, show
+    """The argument parser of the CLI (each command sets `run`, and takes the global options too)."""
+    from . import create, dataflow, delete, listing, reconcile, retry_failed, show
 
-    top = argparse.ArgumentParser(prog="python -m cli", description="Event Hubs → Adobe connections and dataflows.")
-    top.add_argument("--settings", help="a local.settings.json whose Values are used as app settings")
-    sub = top.add_subparsers(dest="command", required=True)
-    for module in (create, dataflow, show, listing, reconcile):
-        module.register(sub)
+    top = Parser(prog="python -m cli", description="Event Hubs → Adobe connections and dataflows.")
+    add_global(top, top=True)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    for module in (create, dataflow, show, listing, delete, retry_failed, reconcile):
+        command = module.register(sub)
+        add_global(command, top=False)
     return top

@@ -1,26 +1,24 @@
-"""A one-line progress bar on a terminal; periodic plain lines otherwise."""
+"""A progress bar's counts and text; the console draws it (on a terminal only)."""
 
 from __future__ import annotations
 
-from typing import TextIO
+from collections.abc import Callable
 
 WIDTH = 30
 
 
 class Progress:
-    """Counts finished items (and failures) and shows them on `stream`."""
+    """Counts finished items (and failures) and hands the bar's text to `show` after each one."""
 
-    def __init__(self, total: int, stream: TextIO) -> None:
-        self.total, self.done, self.failed, self.stream = total, 0, 0, stream
-        self.tty = stream.isatty()
+    def __init__(self, total: int, show: Callable[[str], None]) -> None:
+        self.total, self.done, self.failed = total, 0, 0
+        self._show = show
 
-    def step(self, ok: bool) -> None:
+    def step(self, ok: bool = True) -> None:
         self.done += 1
         self.failed += 0 if ok else 1
-        filled = WIDTH * self.done // max(1, self.total)
-        line = f"[{'#' * filled}{'.' * (WIDTH - filled)}] {self.done}/{self.total} ({self.failed} failed)"
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if self.done == self.total else ""))
-            self.stream.flush()
-        elif self.done == self.total or self.done % max(1, self.total // 10) == 0:
-            self.stream.write(line + "\n")
+        self._show(self.text())
+
+    def text(self) -> str:
+        filled = WIDTH * min(self.done, self.total) // max(1, self.total)
+        return f"[{'#' * filled}{'.' * (WIDTH - filled)}] {self.done}/{self.total} ({self.failed} failed)"

@@ -3,41 +3,46 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, TextIO
+from typing import Any
 
 from shared.runtime import Runtime
 
+from .console import Console
+from .options import positive_int
 from .progress import Progress
 
 
-def register(sub: Any) -> None:
+def register(sub: Any) -> argparse.ArgumentParser:
     command: argparse.ArgumentParser = sub.add_parser(
         "reconcile", help="list every namespace of AZURE_SUBSCRIPTION_IDS and make the records match"
     )
     command.add_argument("--dry-run", action="store_true", help="report only: queue, create, adopt or mark nothing")
     command.add_argument("--now", action="store_true", help="create here with a bounded pool instead of queueing")
-    command.add_argument("--concurrency", type=int, default=8, help="parallel creates with --now (default 8)")
+    command.add_argument("--concurrency", type=positive_int, default=8, help="parallel creates with --now (default 8)")
     command.set_defaults(run=run)
+    return command
 
 
-def run(args: argparse.Namespace, runtime: Runtime, out: TextIO, err: TextIO) -> int:
+def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
     progress: Progress | None = None
 
     def step(done: int, total: int) -> None:
         nonlocal progress
         if progress is None:
-            progress = Progress(total, err)
+            progress = console.progress(total)
         progress.step(True)
 
     try:
         report = runtime.reconciler().run(
-            dry_run=args.dry_run, now=args.now, concurrency=max(1, args.concurrency), progress=step
+            dry_run=args.dry_run, now=args.now, concurrency=args.concurrency, progress=step
         )
     except KeyboardInterrupt:
-        err.write("interrupted: the creates under way finished and released their claims; run reconcile again.\n")
+        console.end_status()
+        console.note("interrupted: the creates under way finished and released their claims; run reconcile again.")
         return 130
+    console.end_status()
     if report.skipped:
-        err.write(report.summary() + "\n")
+        console.note(report.summary())
         return 0
     rows = [
         ("namespaces seen", report.seen),
@@ -52,13 +57,13 @@ def run(args: argparse.Namespace, runtime: Runtime, out: TextIO, err: TextIO) ->
         ("subscriptions not listed", len(report.listing_failures)),
     ]
     title = "reconcile" + (" (dry run: nothing changed)" if args.dry_run else "")
-    out.write(title + "\n")
+    console.line(title)
     for label, value in rows:
-        out.write(f"  {label:<26}{value:>8}\n")
+        console.line(f"  {label:<26}{value:>8}")
     for subscription, reason in report.listing_failures.items():
-        err.write(f"subscription {subscription} not listed: {reason}\n")
+        console.note(f"subscription {subscription} not listed: {reason}")
     for namespace, reason in report.failed.items():
-        err.write(f"{namespace}: {reason}\n")
+        console.note(f"{namespace}: {reason}")
     for namespace in report.gone:
-        err.write(f"gone: {namespace}\n")
+        console.note(f"gone: {namespace}")
     return 1 if report.failed or report.listing_failures else 0

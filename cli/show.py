@@ -1,32 +1,50 @@
-"""`show`: one connection record, with the dataflow records of its namespace (in its sandbox; of its
-event hub only with `--event-hub`) as `dataflows`."""
+"""`show`: one connection record with the dataflow records of its namespace (in its sandbox; of its event
+hub only with `--event-hub`): a table, the errors and warnings in full, and the per-state summary; with
+`--json`, the record with a `dataflows` list."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any, TextIO
+from typing import Any
 
 from shared.runtime import Runtime
 
-from .keys import connection_key
-from .output import emit
+from .console import Console
+from .keys import add_key, connection_key
+from .options import add_json
+from .views import Record, kind, summary, table
 
 
-def register(sub: Any) -> None:
+def register(sub: Any) -> argparse.ArgumentParser:
     command: argparse.ArgumentParser = sub.add_parser("show", help="show one connection and its dataflows")
-    command.add_argument("namespace")
-    command.add_argument("--sandbox")
-    command.add_argument("--event-hub")
+    add_key(command)
+    add_json(command)
     command.set_defaults(run=run)
+    return command
 
 
-def run(args: argparse.Namespace, runtime: Runtime, out: TextIO, err: TextIO) -> int:
+def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
     key = connection_key(args, runtime)
     record = runtime.service.get(key)  # ConnectionNotFound: exit status 1
     dataflows = [
-        dataflow.to_json()
+        dataflow
         for dataflow in runtime.dataflows.records.list(sandbox=key.sandbox, namespace=key.namespace)
         if key.event_hub is None or dataflow.key.event_hub == key.event_hub
     ]
-    emit(out, {**record.to_json(), "dataflows": dataflows}, indent=2)
+    if args.json:
+        console.result({**record.to_json(), "dataflows": [d.to_json() for d in dataflows]}, indent=2)
+        return 0
+    records: list[Record] = [record, *dataflows]
+    for line in table(records):
+        console.line(line)
+    if record.event_hubs is not None:
+        console.line(f"event hubs: {', '.join(record.event_hubs) or 'none'}")
+    for item in records:
+        where = f"{kind(item)} {item.key}"
+        if item.last_error is not None:
+            console.line(f"{where}: last error {item.last_error.code}: {item.last_error.message}")
+        warning = getattr(item, "warning", None)
+        if warning is not None:
+            console.line(f"{where}: warning {warning.code}: {warning.message}")
+    console.line(summary(records))
     return 0

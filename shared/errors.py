@@ -217,6 +217,18 @@ class DependencyUnavailable(ConnectorError):
         return {"dependency": self.dependency}
 
 
+def retryable(code: str) -> bool | None:
+    """Whether a retry can help a failure recorded with `code` (a lastError's): not `permanent` for the error
+    class of that code; None for a code no class has."""
+    classes: list[type[ConnectorError]] = [ConnectorError]
+    while classes:
+        error_class = classes.pop()
+        if error_class.code == code:
+            return not error_class.permanent
+        classes.extend(error_class.__subclasses__())
+    return None
+
+
 def is_tls_failure(err: BaseException) -> bool:
     """Whether a failure (or anything in its chain) is a TLS certificate that could not be verified."""
     import ssl
