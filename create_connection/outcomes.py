@@ -16,6 +16,8 @@ from shared.models import ConnectionKey, Outcome
 
 # The fields repeated in an outcome line's text (all of them are its structured fields too).
 _IN_TEXT = ("namespace", "sandbox", "event_hub", "state", "error_code", "adobe_request_id")
+# How the text says the two dispositions of an error (the `outcome` field is the short word).
+_SAID = {"failed": "failed permanently", "retry": "will be retried"}
 
 
 @contextmanager
@@ -40,7 +42,7 @@ def outcome_line(
     telemetry.record_outcome(fields)
     facts = " ".join(f"{name}={fields[name]}" for name in _IN_TEXT if name in fields)
     detail = f" ({error.message})" if error is not None else ""
-    log.log(level, "%s: %s %s%s", what, outcome, facts, detail, extra=fields)
+    log.log(level, "%s: %s %s%s", what, _SAID.get(outcome, outcome), facts, detail, extra=fields)
 
 
 def settle(err: ConnectorError, what: str) -> None:

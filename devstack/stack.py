@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
@@ -16,15 +18,18 @@ from devstack.azurite import Azurite, find_repo_root
 from devstack.identity import IdentityStandIn
 from devstack.keyvault import KeyVaultStandIn
 from devstack.lifecycle import StartStop
-from devstack.resourcegraph import ResourceGraphStandIn
+from devstack.localsettings import local_settings
+from devstack.resourcegraph import DEFAULT_SUBSCRIPTION, ResourceGraphStandIn
 
 __all__ = [
     "AAD_SECRET_TEMPLATE",
     "ADOBE_CLIENT_ID_SECRET",
     "ADOBE_CLIENT_SECRET_SECRET",
     "ADOBE_ORG_ID_SECRET",
+    "DEFAULT_EVENT_HUBS",
     "SAS_SECRET_TEMPLATE",
     "LocalStack",
+    "SeededNamespace",
 ]
 
 ADOBE_CLIENT_ID_SECRET = "adobe-client-id"
@@ -33,6 +38,8 @@ ADOBE_ORG_ID_SECRET = "adobe-org-id"
 SAS_SECRET_TEMPLATE = "eventhubs-sas-{namespace}"
 AAD_SECRET_TEMPLATE = "eventhubs-aad-{namespace}"
 DEFAULT_SCOPES = "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
+#: The event hubs Adobe lists in a namespace seeded without naming any.
+DEFAULT_EVENT_HUBS = ("clicks", "views")
 
 
 def random_sas_key() -> str:
@@ -46,6 +53,19 @@ def eventhubs_connection_string(namespace: str, key_name: str, key: str, entity_
     return value + (f";EntityPath={entity_path}" if entity_path else "")
 
 
+@dataclass(frozen=True)
+class SeededNamespace:
+    """What :meth:`LocalStack.seed_namespace` made known: the Key Vault secret (None without one),
+    the Resource Graph resource id and the event hubs Adobe's explore lists."""
+
+    namespace: str
+    secret_name: str | None
+    entity_path: str | None
+    resource_id: str
+    subscription_id: str
+    event_hubs: tuple[str, ...]
+
+
 class LocalStack(StartStop):
     """Azurite + :class:`IdentityStandIn` + :class:`KeyVaultStandIn` + :class:`ResourceGraphStandIn`
     + :class:`AdobeStandIn` in one.
@@ -55,8 +75,11 @@ class LocalStack(StartStop):
     (``resource_graph``, ``AZURE_RESOURCE_MANAGER_URL``) accepts the identity's tokens for
     ``https://management.azure.com`` and its certificate comes from the vault's CA, so the one
     ``REQUESTS_CA_BUNDLE`` trusts both; its inventory starts empty. ``env()`` gives
-    the app settings that point the function app at the stack. ``start_azurite=False`` skips
-    Azurite (``AzureWebJobsStorage`` is then absent from ``env()``).
+    the app settings that point the function app at the stack, ``local_settings()`` the same as a
+    ``local.settings.json``. :meth:`seed_namespace` makes a namespace known everywhere the app looks
+    (vault, Resource Graph, Adobe's explore). With ``events_queue`` the queue is created in Azurite
+    and named in ``env()``. ``start_azurite=False`` skips Azurite (``AzureWebJobsStorage`` is then
+    absent from ``env()``).
     """
 
     def __init__(
@@ -115,10 +138,22 @@ class LocalStack(StartStop):
                 component.start()
                 self._started.append(component)
             self.seed_adobe_credentials()
+            self._create_events_queue()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _create_events_queue(self) -> None:
+        """Create ``events_queue`` in Azurite, as the deployment does (the app only sends to it)."""
+        if self.events_queue is None or self.azurite is None:
+            return
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.queue import QueueClient
+
+        queue = QueueClient.from_connection_string(self.azurite.connection_string, self.events_queue)
+        with queue, contextlib.suppress(ResourceExistsError):
+            queue.create_queue()
 
     def stop(self) -> None:
         """Stop everything started, in reverse order, even if one stop fails (the first error is raised)."""
@@ -144,6 +179,7 @@ class LocalStack(StartStop):
             elif not self.azurite.running:
                 self.azurite.stop()
                 self.azurite.start_again()
+                self._create_events_queue()
         self.identity.reset()
         self.keyvault.faults.clear()
         self.keyvault.reset_recording()
@@ -188,10 +224,10 @@ class LocalStack(StartStop):
             env["CONNECTION_EVENTS_QUEUE"] = self.events_queue
         return env
 
-    def local_settings(self) -> dict[str, Any]:
-        """A ``local.settings.json`` document for ``func start`` against this stack."""
-        values = {"FUNCTIONS_WORKER_RUNTIME": "python", **self.env()}
-        return {"IsEncrypted": False, "Values": values}
+    def local_settings(self, ca_bundle: Path | None = None) -> dict[str, Any]:
+        """A ``local.settings.json`` document for ``func start`` against this stack (see
+        :func:`devstack.localsettings.local_settings`); ``ca_bundle`` replaces the vault's CA file."""
+        return local_settings(self.env(), ca_bundle=ca_bundle)
 
     def apply_env(self, setenv: Any = None) -> dict[str, str]:
         """Set every ``env()`` variable through ``setenv(name, value)`` (e.g. ``monkeypatch.setenv``;
@@ -237,6 +273,28 @@ class LocalStack(StartStop):
         self.keyvault.set_secret(secret_name, connection_string)
         self._handed_out.update({key, connection_string})
         return secret_name, connection_string, key
+
+    def seed_namespace(
+        self,
+        namespace: str,
+        *,
+        event_hubs: Sequence[str] | None = None,
+        scoped: str | None = None,
+        secret: bool = True,
+        subscription_id: str = DEFAULT_SUBSCRIPTION,
+    ) -> SeededNamespace:
+        """Make an Event Hubs namespace exist as the app sees one: its SAS connection string in the
+        vault (unless ``secret`` is False; with ``EntityPath=scoped`` for a connection string scoped
+        to one event hub), the namespace listed by Resource Graph in ``subscription_id``, and its
+        event hubs listed by Adobe's explore: ``event_hubs`` plus ``scoped``; when None, ``scoped``
+        alone or else :data:`DEFAULT_EVENT_HUBS`."""
+        if event_hubs is None:
+            event_hubs = (scoped,) if scoped else DEFAULT_EVENT_HUBS
+        hubs = tuple(event_hubs) + ((scoped,) if scoped and scoped not in event_hubs else ())
+        secret_name = self.add_eventhubs_namespace(namespace, entity_path=scoped)[0] if secret else None
+        listed = self.resource_graph.add_namespace(namespace, subscription_id=subscription_id)
+        self.adobe.set_event_hubs(namespace, list(hubs))
+        return SeededNamespace(namespace, secret_name, scoped, listed["id"], listed["subscriptionId"], hubs)
 
     def add_aad_secret(
         self,

@@ -10,7 +10,10 @@ READ = set(re.findall(r'(?:get|required)\("([A-Za-z_]+)"', CODE)) | set(
     re.findall(r'_(?:number|flag)\(get, "([A-Z_]+)"', CODE)
 )
 PLATFORM = {"IDENTITY_ENDPOINT", "MSI_ENDPOINT", "REQUESTS_CA_BUNDLE"}  # set by the platform or the local stack
-OPTIONAL_SWITCHES = {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY", "OTEL_SDK_DISABLED"}  # documented, not in the example
+OPTIONAL_SWITCHES = {
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
+    "OTEL_SDK_DISABLED",
+}  # documented, not in the example
 
 
 def test_the_code_reads_the_contract_settings() -> None:
