@@ -15,6 +15,7 @@ import pytest
 from devstack.azurite import find_repo_root
 from devstack.faults import Fault
 from tests.functional.conftest import App
+from tests.unit.test_cli_console import screen
 
 ROOT = find_repo_root()
 
@@ -512,25 +513,6 @@ def _run_on_terminal(app: App, *args: str) -> str:
     return written
 
 
-def _screen(written: str) -> list[str]:
-    """The lines a terminal shows: `\\r` returns to the start of the line, later text overwrites."""
-    shown = []
-    for raw in written.split("\n"):
-        cells: list[str] = []
-        column = 0
-        for char in raw:
-            if char == "\r":
-                column = 0
-                continue
-            if column < len(cells):
-                cells[column] = char
-            else:
-                cells.append(char)
-            column += 1
-        shown.append("".join(cells).rstrip())
-    return shown
-
-
 def test_progress_on_a_terminal_never_shares_a_line_with_a_result(app: App, tmp_path: Path) -> None:
     names = [f"terminal-ns-{i}" for i in range(6)]
     for name in names[:4]:
@@ -539,7 +521,7 @@ def test_progress_on_a_terminal_never_shares_a_line_with_a_result(app: App, tmp_
     listing.write_text("\n".join(names) + "\n")
     written = _run_on_terminal(app, "create", "--file", str(listing), "--workers", "1")
     assert written.endswith("\n")
-    *lines, last = _screen(written)
+    *lines, last = screen(written)
     assert last == ""  # everything ended with a newline
     results = [json.loads(line) for line in lines if line.startswith("{")]
     bars = [line for line in lines if BAR.search(line)]
@@ -554,6 +536,6 @@ def test_progress_on_a_terminal_never_shares_a_line_with_a_result(app: App, tmp_
 def test_no_progress_bar_for_a_listing_on_a_terminal(app: App, args: list[str]) -> None:
     app.stack.add_eventhubs_namespace("terminal-list-ns")
     assert cli(app, "create", "terminal-list-ns").returncode == 0
-    shown = _screen(_run_on_terminal(app, *args))
+    shown = screen(_run_on_terminal(app, *args))
     assert not [line for line in shown if BAR.search(line)]
     assert any("terminal-list-ns" in line for line in shown)
