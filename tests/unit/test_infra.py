@@ -734,3 +734,13 @@ def test_deploy_doc_lists_every_app_setting_and_the_three_phases() -> None:
     assert "deployEventSubscriptions=false" in text
     assert "func azure functionapp publish" in text
     assert "az keyvault secret set" in text
+
+
+def test_opentelemetry_is_set_up_as_documented_for_python() -> None:
+    """host.json "telemetryMode": "OpenTelemetry", and the worker hands each invocation's trace context on."""
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["telemetryMode"] == "OpenTelemetry"
+    settings = app_settings()
+    assert settings["PYTHON_ENABLE_OPENTELEMETRY"] == "true"
+    assert "APPLICATIONINSIGHTS_CONNECTION_STRING" in settings
+    assert "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY" not in settings  # the app configures the distro itself
