@@ -12,24 +12,26 @@ SHELL := /bin/bash
 PIP_FILTER := grep -v -E '^ *(Using cached|Downloading|Obtaining|Requirement already|WARNING: Location|Installing build|Getting requirements|Preparing metadata|Building wheel|Created wheel|Stored in|Building wheels)' | cut -c1-110
 PIP_INSTALL = -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt
 
+# $(call new_venv,INTERPRETER,VENV): the venv with the pinned packages, then its stamp.
+define new_venv
+	@echo ">> Installing the pinned Python packages into $(2) with $(1) (first run only; about a minute)"
+	$(1) -m venv $(2)
+	$(2)/bin/python $(PIP_INSTALL) | $(PIP_FILTER)
+	touch $@
+endef
+
 .PHONY: install install-313 demo test test-311 test-313 format lint unit functional bench bench-smoke clean
 
 install: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
-	@echo ">> Installing the pinned Python packages into $(VENV) with $(PYTHON) (first run only; about a minute)"
-	$(PYTHON) -m venv $(VENV)
-	$(PY) $(PIP_INSTALL) | $(PIP_FILTER)
-	touch $@
+	$(call new_venv,$(PYTHON),$(VENV))
 
 install-313: $(VENV_313)/.installed node_modules/.installed
 
 $(VENV_313)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON_313)" || { echo "Python 3.13 not found: install it, or set PYTHON_313=/path/to/python3.13 (make test-311 runs 3.11 alone)"; exit 2; }
-	@echo ">> Installing the pinned Python packages into $(VENV_313) with $(PYTHON_313) (first run only; about a minute)"
-	$(PYTHON_313) -m venv $(VENV_313)
-	$(VENV_313)/bin/python $(PIP_INSTALL) | $(PIP_FILTER)
-	touch $@
+	$(call new_venv,$(PYTHON_313),$(VENV_313))
 
 node_modules/.installed: package.json package-lock.json
 	@echo ">> Installing Azurite (the local storage emulator) into node_modules"

@@ -381,13 +381,14 @@ def _telemetry(get: _Getter) -> TelemetrySettings | None:
     if connection is None or _flag(get, "OTEL_SDK_DISABLED"):
         return None
     fields = dict(part.split("=", 1) for part in connection.split(";") if "=" in part)
-    if not fields.setdefault("InstrumentationKey", ""):
+    key = fields.get("InstrumentationKey")
+    if not key:
         raise ConfigurationError(
             "APPLICATIONINSIGHTS_CONNECTION_STRING must be an Application Insights connection string "
             "(InstrumentationKey=...;IngestionEndpoint=...).",
             setting="APPLICATIONINSIGHTS_CONNECTION_STRING",
         )
-    register_secret(fields["InstrumentationKey"])
+    register_secret(key)
     return TelemetrySettings(
         Secret(connection, scrubbed=False), _flag(get, "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY")
     )

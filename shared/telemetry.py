@@ -203,24 +203,11 @@ def outcome_fields(
     key: ConnectionKey | None = None, *, state: str | None = None, error_code: str | None = None, outcome: str
 ) -> dict[str, str]:
     """The structured fields of an outcome line (Application Insights custom dimensions)."""
-    current = _current.get()
-    subject: tuple[str | None, str | None, str | None] = (
-        (key.namespace, key.sandbox, key.event_hub) if key else (None, None, None)
-    )
-    if key is None and current is not None:
-        subject = (current.namespace, current.sandbox, current.event_hub)
-    fields = {
-        "outcome": outcome,
-        "namespace": subject[0],
-        "sandbox": subject[1],
-        "event_hub": subject[2],
-        "state": state,
-        "error_code": error_code,
-        "adobe_request_id": current.adobe_request_id if current else None,
-        "invocation_id": current.invocation_id if current else None,
-        "function": current.function if current else None,
-    }
-    return {name: scrub(value) for name, value in fields.items() if value}
+    current = _current.get() or Invocation("", None)
+    about = key or current  # the key given, else the one the invocation noted
+    subject = (about.namespace, about.sandbox, about.event_hub)
+    values = (outcome, *subject, state, error_code, current.adobe_request_id, current.invocation_id, current.function)
+    return {name: scrub(value) for name, value in zip(OUTCOME_FIELDS, values, strict=True) if value}
 
 
 def record_outcome(fields: Mapping[str, str]) -> None:

@@ -120,7 +120,7 @@ def test_the_outcome_line_carries_the_structured_fields(
     app.stack.add_eventhubs_namespace(NS)
     created = body(app.post({"namespace": NS}))
     [line] = outcome_records(caplog)
-    fields = {k: getattr(line, k, None) for k in telemetry_fields()}
+    fields = {k: getattr(line, k, None) for k in telemetry.OUTCOME_FIELDS}
     assert fields["outcome"] == "created" and fields["namespace"] == NS and fields["sandbox"] == "prod"
     assert fields["state"] == "ready" and fields["function"] == "create_connection_http"
     [root] = [s for s in exported.finished() if s.parent is None]
@@ -200,10 +200,6 @@ def test_a_malformed_connection_string_is_a_configuration_error_naming_it(
     response = app.post({"namespace": NS})
     assert response.status_code == 500
     assert body(response)["error"]["setting"] == "APPLICATIONINSIGHTS_CONNECTION_STRING"
-
-
-def telemetry_fields() -> tuple[str, ...]:
-    return telemetry.OUTCOME_FIELDS
 
 
 def _secret_event(name: str, version: str) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = (ROOT / "shared" / "settings.py").read_text()
-READ = set(re.findall(r'(?:get|required)\("([A-Za-z_]+)"', CODE)) | set(
+# The settings closure's calls only (`get(...)`, not a method such as `fields.get(...)`).
+READ = set(re.findall(r'(?<![\w.])(?:get|required)\("([A-Za-z_]+)"', CODE)) | set(
     re.findall(r'_(?:number|flag)\(get, "([A-Z_]+)"', CODE)
 )
 PLATFORM = {"IDENTITY_ENDPOINT", "MSI_ENDPOINT", "REQUESTS_CA_BUNDLE"}  # set by the platform or the local stack
