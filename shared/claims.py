@@ -177,6 +177,34 @@ class Claims(Generic[R]):
             retry_after=min(max(lease_left, 1), 30),
         )
 
+    def note_event(self, stored: Stored[R], event_time: datetime | None) -> R | None:
+        """A ready record remembers a newer event (so a late, older deletion cannot undo it); None when it
+        stopped being ready meanwhile (a deletion took it): the event is then applied from scratch."""
+        for _ in range(_CLAIM_ROUNDS):
+            record = stored.record
+            if record.state is not State.READY:
+                return None
+            noted = record.saw_event(event_time)
+            if noted is record:
+                return record
+            try:
+                return self.records.replace(noted, stored.etag).record
+            except WriteConflict:
+                again = self.records.get(record.key)
+                if again is None:
+                    return None
+                stored = again
+        raise self.being_created(stored.record.key, stored.record)
+
+    def settle(self, key: ConnectionKey, answer: R, event_time: datetime | None) -> R | None:
+        """What `take` answered instead of a claim, with this event applied: the record as it is when `proceed`
+        said the event changes nothing; the ready record with the event noted; None when a deletion took it
+        between that answer and now (the event is then applied from scratch)."""
+        if answer.state is not State.READY:
+            return answer
+        stored = self.records.get(key)
+        return self.note_event(stored, event_time) if stored is not None else None
+
     def save(self, claim: Claim[R], record: R) -> Claim[R]:
         """Write progress while keeping the claim (a dataflow's source id before its target is made)."""
         return Claim(self.records.replace(record, claim.stored.etag), claim.previous)

@@ -82,15 +82,16 @@ class DataflowService:
 
     # -- create ----------------------------------------------------------------------------------
 
-    def create_or_get(self, request: DataflowRequest, source: Source) -> DataflowOutcome:
+    def create_or_get(self, request: DataflowRequest, source: Source, *, rounds: int = 3) -> DataflowOutcome:
         """Return the existing dataflow, or create its three Adobe objects exactly once."""
         stored = self.records.get(request.key)
         if stored is not None:
             record = stored.record
             if record.newer_than(source.event_time) or record.not_after_deletion(source.event_time):
                 return DataflowOutcome(record, created=False)
-            if record.state is State.READY:
-                return DataflowOutcome(record, created=False)
+            noted = self.claims.note_event(stored, source.event_time)
+            if noted is not None:
+                return DataflowOutcome(noted, created=False)
         try:
             connection = self._base_connection(request, source)
             deadline = self._deadline()
@@ -105,11 +106,18 @@ class DataflowService:
             new_record=lambda now: _with_connection(self._new_record(request, now, source), connection),
             takeover=lambda current: _with_connection(self._takeover(current, request, source), connection),
             source_id=source.id,
-            proceed=lambda current: not current.newer_than(source.event_time),
+            proceed=lambda current: (
+                not (current.newer_than(source.event_time) or current.not_after_deletion(source.event_time))
+            ),
         )
         assert claim is not None
         if not isinstance(claim, Claim):
-            return DataflowOutcome(claim, created=False)
+            settled = self.claims.settle(request.key, claim, source.event_time)
+            if settled is not None:
+                return DataflowOutcome(settled, created=False)
+            if rounds > 1:  # a teardown took it meanwhile: apply this event from scratch
+                return self.create_or_get(request, source, rounds=rounds - 1)
+            raise self.claims.being_created(request.key, None)
         claim, flow_id, uncertain = self._create_objects(claim, connection, dataset, source)
         record = self.claims.complete(
             claim, claim.record.with_object(Step.FLOW, flow_id).completed(now=self.clock.now())

@@ -153,16 +153,15 @@ class ConnectionService:
         return request, stored, dead_id, auth, spec_name
 
     def _finished_meanwhile(
-        self, request: ConnectionRequest, record: ConnectionRecord, source: Source, verify: bool, rounds: int
+        self, request: ConnectionRequest, answer: ConnectionRecord, source: Source, verify: bool, rounds: int
     ) -> Outcome:
         """Another invocation finished it while we waited: this event is applied to its record too."""
-        finished = self.records.get(request.key)
-        if finished is None or finished.record.state is not State.READY:
-            return Outcome(record, created=False)
-        noted = self._note_event(finished, source)
-        if noted is None and rounds > 1:  # a deletion took it meanwhile: apply this event from scratch
+        settled = self.claims.settle(request.key, answer, source.event_time)
+        if settled is not None:
+            return Outcome(settled, created=False)
+        if rounds > 1:  # a deletion took it meanwhile: apply this event from scratch
             return self.create_or_get(request, source, verify=verify, rounds=rounds - 1)
-        return Outcome(noted or record, created=False)
+        raise self.claims.being_created(request.key, None)
 
     def _existing(
         self, stored: StoredRecord | None, source: Source, verify: bool, deadline: Deadline
@@ -171,18 +170,18 @@ class ConnectionService:
         if stored is None:
             return None, None
         record = stored.record
-        if record.newer_than(source.event_time) or _not_after_deletion(record, source):
+        if record.newer_than(source.event_time) or record.not_after_deletion(source.event_time):
             log.info("%s is older than the newest event applied to %s: ignored", source.describe(), record.key)
             return Outcome(record, created=False), None
         if record.state is not State.READY:
             return None, None
-        if not verify and not self._verification_due(record):
-            noted = self._note_event(stored, source)
-            return (Outcome(noted, created=False), None) if noted is not None else (None, None)
-        verified = self._check_exists(stored, source, deadline)
-        if verified is not None:
-            return Outcome(verified, created=False), None
-        return None, record.connection_id  # deleted in Adobe by hand: create it again
+        if verify or self._verification_due(record):
+            checked = self._check_exists(stored, source, deadline)
+            if checked is None:
+                return None, record.connection_id  # deleted in Adobe by hand: create it again
+            stored = checked
+        noted = self.claims.note_event(stored, source.event_time)
+        return (Outcome(noted, created=False), None) if noted is not None else (None, None)
 
     def _claim(
         self,
@@ -227,7 +226,7 @@ class ConnectionService:
             reclaim_ready=lambda current: dead_id is not None and current.connection_id == dead_id,
             # Checked on every read: a deletion newer than this event may have landed while we waited.
             proceed=lambda current: (
-                not current.newer_than(source.event_time) and not _not_after_deletion(current, source)
+                not current.newer_than(source.event_time) and not current.not_after_deletion(source.event_time)
             ),
         )
         assert claim is not None  # new_record is given
@@ -292,15 +291,16 @@ class ConnectionService:
         checked = record.verified_at or record.updated_at
         return (self.clock.now() - checked).total_seconds() >= self.settings.verify_after_seconds
 
-    def _check_exists(self, stored: StoredRecord, source: Source, deadline: Deadline) -> ConnectionRecord | None:
-        """Check a ready record's connection still exists in Adobe: the record (re-stamped), or None."""
+    def _check_exists(self, stored: StoredRecord, source: Source, deadline: Deadline) -> StoredRecord | None:
+        """Check a ready record's connection still exists in Adobe: the record re-stamped (as stored when Adobe
+        cannot tell or the write conflicts), or None when the connection is gone."""
         record = stored.record
         assert record.connection_id is not None
         try:
             found = self.adobe.get_connection(record.key.sandbox, record.connection_id, deadline)
         except ConnectorError as err:
             log.warning("could not verify %s in Adobe (%s); answering from the record", record.key, err.code)
-            return record
+            return stored
         if found is None:
             log.warning("connection %s of %s is gone from Adobe: creating it again", record.connection_id, record.key)
             return None
@@ -308,24 +308,9 @@ class ConnectionService:
             source.event_time
         )
         try:
-            return self.records.replace(verified, stored.etag).record
+            return self.records.replace(verified, stored.etag)
         except (WriteConflict, ConnectorError):
-            return verified
-
-    def _note_event(self, stored: StoredRecord, source: Source) -> ConnectionRecord | None:
-        """A ready record remembers a newer event (so a late, older delete cannot undo it); None when the
-        record stopped being ready meanwhile (a deletion took it): the event is then applied from scratch."""
-        record = stored.record
-        noted = record.saw_event(source.event_time)
-        if noted is record:
-            return record
-        try:
-            return self.records.replace(noted, stored.etag).record
-        except WriteConflict:
-            again = self.records.get(record.key)
-            if again is None or again.record.state is not State.READY:
-                return None
-            return self._note_event(again, source)
+            return stored  # noting the event re-reads the record on a conflict
 
     def _forget_unscoped(self, stored: StoredRecord | None) -> None:
         """An unscoped record waiting for a secret that turned out scoped is superseded by the scoped one."""
@@ -504,12 +489,6 @@ class ConnectionService:
         _log_failure(record, err, source)
         if record.state is State.FAILED:
             self.events.publish("failed", record, err)
-
-
-def _not_after_deletion(record: ConnectionRecord, source: Source) -> bool:
-    """An event that is not newer than the deletion it would undo."""
-    deleted_at = record.last_event_at or record.updated_at
-    return record.state is State.DELETED and source.event_time is not None and source.event_time <= deleted_at
 
 
 def _log_failure(record: ConnectionRecord, err: ConnectorError, source: Source) -> None:

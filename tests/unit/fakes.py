@@ -56,11 +56,14 @@ class FakeRecords:
         self._etags = itertools.count(1)
         #: Called before each write (to interleave another invocation's write).
         self.before_write: Callable[[], None] = lambda: None
+        #: Called before each read (to interleave another invocation between a read and what follows it).
+        self.before_get: Callable[[], None] = lambda: None
 
     def _etag(self) -> str:
         return f'W/"{next(self._etags)}"'
 
     def get(self, key: ConnectionKey) -> StoredRecord | None:
+        self.before_get()
         self.operations += 1
         row = self.rows.get(key)
         return StoredRecord(row[0], row[1]) if row else None
@@ -130,6 +133,8 @@ class FakeAdobe:
     max_attempts: int = 4
     event_hubs: list[str] = field(default_factory=list)
     datasets: dict[str, Dataset] = field(default_factory=dict)
+    #: `get_connection` answers 503 (Adobe cannot be asked whether a connection exists).
+    fail_gets: bool = False
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def _store(self, sandbox: str, collection: str, body: dict[str, Any]) -> FakeObject:
@@ -204,6 +209,8 @@ class FakeAdobe:
 
     def get_connection(self, sandbox: str, connection_id: str, deadline: Deadline) -> AdobeConnection | None:
         self.calls += 1
+        if self.fail_gets:
+            raise DependencyUnavailable("Adobe Flow Service is unavailable.", dependency="Adobe Flow Service")
         for obj in self.objects.get((sandbox, "connections"), []):
             if obj.id == connection_id:
                 return AdobeConnection(obj.id, f'"{obj.id}"', None)

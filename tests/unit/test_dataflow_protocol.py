@@ -130,3 +130,17 @@ def test_verify_of_an_unfinished_dataflow_records_what_it_finds_and_keeps_its_st
     assert verified.source_connection_id == source_id and verified.flow_id is None
     _, created = world.flow()
     assert created and world.kinds() == ONE_OF_EACH and world.adobe.posts == 5
+
+
+def test_a_newer_hub_event_on_a_ready_dataflow_outlives_an_older_hub_deletion() -> None:
+    """Events in order, for dataflows too: an event hub's write event is noted on the ready record, so a late
+    delete event of that hub, older than it, tears nothing down."""
+    world = FlowWorld()
+    request = DataflowRequest(NS, "prod", HUB, "ds1")
+    world.dataflows.create_or_get(request, world.event(0))
+    world.dataflows.create_or_get(request, world.event(20))
+    assert world.flow_records.record(KEY).last_event_at == world.event(20).event_time
+    assert not world.dataflows.tear_down(KEY, world.event(15))
+    assert world.flow_records.record(KEY).state is State.READY and world.kinds() == ONE_OF_EACH
+    assert world.dataflows.tear_down(KEY, world.event(30))
+    assert world.flow_records.record(KEY).state is State.DELETED and world.kinds()["flows"] == 0

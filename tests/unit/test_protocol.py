@@ -194,6 +194,53 @@ def test_a_deletion_racing_a_newer_event_never_leaves_zero_connections() -> None
     assert world.records.record(KEY).state is State.READY and len(world.adobe.in_adobe()) == 1
 
 
+def test_a_deletion_between_the_wait_and_the_answer_does_not_swallow_a_newer_event() -> None:
+    """A newer event waits for another invocation's claim; the holder finishes and, before the waiter answers,
+    an older deletion takes the record: the newer event creates the connection again (what CI's chaos seed 1
+    once caught: the namespace ended `deleted` with no connection)."""
+    world = World(DELETE_CONNECTION_ON_NAMESPACE_DELETE="true")
+    claims = Claims(world.records, world.time.clock(), lease_seconds=30, wait_seconds=5)
+    now = world.time.now()
+    fresh = ConnectionRecord(KEY, State.CREATING, AuthType.SAS, "Azure Event Hubs contoso-unit", now, now)
+    held = claims.take(KEY, None, new_record=lambda _: fresh, takeover=lambda r: r, source_id="holder")
+    assert isinstance(held, Claim)
+    made = world.adobe.create(
+        "prod",
+        "connections",
+        {"name": fresh.name},
+        Deadline(lambda: 0.0, 1),
+        look_up_first=False,
+        lookup=lambda: None,
+    )
+    reads = {"n": 0}
+
+    def interleave() -> None:
+        reads["n"] += 1
+        if reads["n"] == 2:  # the waiter's first poll: the holder has finished
+            claims.complete(held, held.record.completed(made.id, made.etag, secret_version=None, now=now))
+        elif reads["n"] == 3:  # the waiter saw `ready`; before it answers, the older deletion runs
+            world.records.before_get = lambda: None
+            assert world.service.mark_namespace_deleted(NS, world.event(15)) == 1
+
+    world.records.before_get = interleave
+    record, created = world.create(world.event(20))
+    assert reads["n"] == 3, "the interleaving did not happen"
+    assert record.state is State.READY and world.records.record(KEY).state is State.READY
+    assert [c.id for c in world.adobe.in_adobe()] == [record.connection_id] and created
+
+
+def test_an_event_noted_on_a_ready_record_survives_a_failed_verify_check() -> None:
+    """A ready record due for verification whose check cannot reach Adobe still remembers the event, so an
+    older deletion that follows changes nothing."""
+    world = World(DELETE_CONNECTION_ON_NAMESPACE_DELETE="true", VERIFY_AFTER_SECONDS="60")
+    world.create(world.event(0))
+    world.time.advance(61)
+    world.adobe.fail_gets = True
+    world.create(world.event(20))
+    assert world.service.mark_namespace_deleted(NS, world.event(15)) == 0
+    assert world.records.record(KEY).state is State.READY and len(world.adobe.in_adobe()) == 1
+
+
 def test_a_failure_to_queue_the_verify_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     from shared.errors import DependencyUnavailable
 
