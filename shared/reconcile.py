@@ -2,8 +2,9 @@
 
 One pass:
   1. list the namespaces of AZURE_SUBSCRIPTION_IDS (Resource Graph, every page);
-  2. adopt Adobe's Event Hubs base connections that have no record (storage recreated), creating nothing;
-  3. one table query for the default sandbox's records; a namespace without one gets a `reconcile`
+  2. one table query for the records; in each sandbox in use (the default and those recorded), adopt
+     Adobe's Event Hubs base connections that have no record (storage recreated), creating nothing;
+  3. a namespace without a record in the default sandbox gets a `reconcile`
      message on the request queue (handled like a namespace-created event: no secret → `pending_secret`),
      or, with `now`, is created at once by a bounded pool;
   4. `ready` records due for verification get a verify message;
@@ -118,12 +119,14 @@ class Reconciler:
             log.warning("reconcile: subscription %s not listed: %s", subscription, reason)
         report.seen = len({n.name for n in listing.namespaces})
         sandbox = self.settings.default_sandbox
-        records = {r.key: r for r in self.records.list(sandbox=sandbox)}
-        report.adopted = self._adopt(sandbox, records, dry_run)
+        records = {r.key: r for r in self.records.list()}
+        for in_use in sorted({sandbox} | {key.sandbox for key in records}):
+            report.adopted += self._adopt(in_use, records, dry_run)
         by_namespace: dict[str, list[ConnectionRecord]] = {}
         for record in records.values():
             by_namespace.setdefault(record.key.namespace, []).append(record)
-        missing = sorted({n.name for n in listing.namespaces} - set(by_namespace))
+        in_default = {key.namespace for key in records if key.sandbox == sandbox}
+        missing = sorted({n.name for n in listing.namespaces} - in_default)
         for namespace in sorted({n.name for n in listing.namespaces} & set(by_namespace)):
             states = {r.state for r in by_namespace[namespace]}
             report.ready += int(State.READY in states)

@@ -6,9 +6,10 @@ import json
 from collections.abc import Iterable
 
 from shared.inventory import Listing, Namespace
-from shared.models import ConnectionKey, Source, State
+from shared.models import ConnectionKey, ConnectionRequest, Source, State
 from shared.reconcile import Reconciler
 from shared.retry import Deadline
+from tests.unit.fakes import FakeObject
 from tests.unit.test_protocol import NS, World
 
 SUB = "00000000-0000-0000-0000-0000000000a1"
@@ -87,6 +88,22 @@ def test_lost_records_are_adopted_from_adobe_without_a_create() -> None:
     adopted = world.records.record(ConnectionKey("prod", NS))
     assert adopted.state is State.READY and adopted.connection_id == record.connection_id
     assert world.adobe.posts == 1
+
+
+def test_adoption_covers_every_sandbox_in_use_and_creates_only_in_the_default() -> None:
+    """A record in sandbox `dev` puts `dev` in use: its unrecorded Event Hubs connections are adopted too;
+    the namespace, recorded only in `dev`, is still queued for the default sandbox."""
+    world = World()
+    world.service.create_or_get(ConnectionRequest(NS, "dev"), Source("http", "r"))
+    lost = {"name": "Azure Event Hubs contoso-lost", "auth": {"params": {"sasKeyName": "Root"}}}
+    world.adobe.objects[("dev", "connections")].append(FakeObject("dev-lost", lost["name"], lost, 9.0))
+    run, queue = reconciler(world, FakeInventory([NS, "contoso-lost"]), AZURE_SUBSCRIPTION_IDS=SUB)
+    report = run.run()
+    assert report.adopted == 1
+    assert world.records.record(ConnectionKey("dev", "contoso-lost")).connection_id == "dev-lost"
+    assert queue.sent == [
+        {"action": "reconcile", "namespace": name, "sandbox": "prod"} for name in ("contoso-lost", NS)
+    ]
 
 
 def test_gone_namespaces_are_marked_only_from_a_complete_listing_when_asked() -> None:
