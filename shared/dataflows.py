@@ -257,14 +257,35 @@ class DataflowService:
                     deadline=deadline,
                 )
                 record = record.with_object(step, kept.id if kept else None)
+            if previous.state is State.READY:
+                record = self._without_stale_flow(record, deadline)
         except ConnectorError:
             self.claims.release(claim, claim.record.released(previous))
             raise
         if all(record.object_id(step) for step in Step):
             return self.claims.complete(claim, record.completed(now=self.clock.now()))
+        if previous.state is State.READY:
+            return self._create_again(claim, record, source)
         # Not all three exist: the record keeps what was found and its state; the next create makes the rest.
         unfinished = replace(record, state=previous.state, last_error=previous.last_error, may_exist=False)
         return self.claims.complete(claim, unfinished.unleased())
+
+    def _without_stale_flow(self, record: DataflowRecord, deadline: Deadline) -> DataflowRecord:
+        """A flow whose source or target is gone moves no data: it is deleted, to be made again with them."""
+        if record.flow_id is None or (record.source_connection_id and record.target_connection_id):
+            return record
+        self.adobe.delete(record.key.sandbox, Step.FLOW.value, record.flow_id, deadline)
+        return record.with_object(Step.FLOW, None)
+
+    def _create_again(self, claim: Claim[DataflowRecord], record: DataflowRecord, source: Source) -> DataflowRecord:
+        """A ready dataflow with objects deleted in Adobe by hand: the missing ones are created again, as a
+        connection's verify does."""
+        gone = ", ".join(step.suffix for step in Step if record.object_id(step) is None)
+        message = f"Adobe no longer had the dataflow's {gone} (deleted by hand?); the verify created it again."
+        log.warning("verify of dataflow %s: %s", record.key, message)
+        error = LastError("DataflowIncomplete", message, self.clock.now())
+        self.claims.complete(claim, record.failed(error, may_exist=False, source_id=source.id))
+        return self.create_or_get(record.request(), source).record
 
     def tear_down(self, key: ConnectionKey, source: Source, *, in_adobe: bool = True) -> bool:
         """The event hub is gone: delete the flow, then its source and target connections; mark it `deleted`.

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 from devstack.azurite import find_repo_root
 from devstack.events import namespace_event, secret_event
@@ -226,6 +227,33 @@ def test_a_queue_message_can_ask_for_a_dataflow(app: App) -> None:
     dataset = ready_namespace(app)
     app.enqueue({"action": "dataflow", "namespace": NS, "eventHubName": HUB, "datasetId": dataset})
     assert body(app.get_dataflow(NS, HUB))["state"] == "ready" and counts(app) == ONE_OF_EACH
+
+
+@pytest.mark.parametrize("deleted", [("flows",), ("flows", "targetConnections")])
+def test_a_verify_creates_again_what_was_deleted_by_hand(app: App, deleted: tuple[str, ...]) -> None:
+    """An operator deletes the flow (and its target) with the Platform API (Adobe refuses to delete a target a
+    flow uses, 1418-400): the verify of that hub makes what is missing again, so Adobe holds one of each and
+    the record is ready with the new ids."""
+    dataset = ready_namespace(app)
+    before = body(app.post_dataflow({"namespace": NS, "eventHubName": HUB, "datasetId": dataset}))
+    adobe = app.stack.adobe
+    headers = {
+        "Authorization": f"Bearer {adobe.issue_token()}",
+        "x-api-key": adobe.client_id,
+        "x-gw-ims-org-id": adobe.org_id,
+        "x-sandbox-name": "prod",
+    }
+    for kind in deleted:
+        object_id = before["flowId" if kind == "flows" else "targetConnectionId"]
+        gone = requests.delete(f"{adobe.flow_service_url}/{kind}/{object_id}", headers=headers, timeout=10)
+        assert gone.status_code in (200, 204), gone.text
+    app.enqueue({"action": "verify", "namespace": NS, "sandbox": "prod", "eventHubName": HUB})
+    after = body(app.get_dataflow(NS, HUB))
+    assert counts(app) == ONE_OF_EACH and after["state"] == "ready" and after["lastError"] is None
+    assert after["flowId"] == adobe.flows()[0]["id"] != before["flowId"]
+    assert after["targetConnectionId"] == adobe.target_connections()[0]["id"]
+    assert (after["targetConnectionId"] == before["targetConnectionId"]) == (len(deleted) == 1)
+    assert after["sourceConnectionId"] == before["sourceConnectionId"]
 
 
 def test_eight_duplicate_requests_across_two_processes_make_one_of_each(app: App) -> None:

@@ -144,3 +144,21 @@ def test_a_newer_hub_event_on_a_ready_dataflow_outlives_an_older_hub_deletion() 
     assert world.flow_records.record(KEY).state is State.READY and world.kinds() == ONE_OF_EACH
     assert world.dataflows.tear_down(KEY, world.event(30))
     assert world.flow_records.record(KEY).state is State.DELETED and world.kinds()["flows"] == 0
+
+
+@pytest.mark.parametrize("deleted", ["flows", "sourceConnections"])
+def test_verify_creates_again_what_was_deleted_from_a_ready_dataflow(deleted: str) -> None:
+    """As a connection's verify does: objects deleted in Adobe by hand are made again (a flow whose source
+    or target is gone is replaced with it), so Adobe holds exactly one of each."""
+    world = FlowWorld()
+    record, _ = world.flow()
+    [gone] = world.adobe.in_adobe("prod", deleted)
+    world.adobe.objects[("prod", deleted)].remove(gone)
+    verified = world.dataflows.verify(KEY, Source("queue", "v"))
+    assert verified is not None and verified.state is State.READY and world.kinds() == ONE_OF_EACH
+    assert verified.flow_id != record.flow_id  # type: ignore[attr-defined]
+    kept = "targetConnections" if deleted == "sourceConnections" else "sourceConnections"
+    assert [o.id for o in world.adobe.in_adobe("prod", kept)] == [
+        getattr(verified, "target_connection_id" if kept == "targetConnections" else "source_connection_id")
+    ]
+    assert world.flow_records.record(KEY).last_error is None
