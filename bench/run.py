@@ -862,11 +862,20 @@ NOTES = [
 ]
 
 
+PHASES = ("cold", "warm", "dataflows", "scale", "lifetimes", "memory")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="a few iterations of everything (CI)")
     parser.add_argument("--strict", action="store_true", help="fail when a timing or memory target is missed")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.relative_to(ROOT)}")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PHASES,
+        help=f"run only this phase (repeatable; {RESULTS.relative_to(ROOT)} is then not written)",
+    )
     args = parser.parse_args(argv)
     sizes = SMOKE if args.smoke else FULL
     started = time.perf_counter()
@@ -880,15 +889,17 @@ def main(argv: list[str] | None = None) -> int:
             log("starting the local stack")
             stack = cleanup.enter_context(LocalStack(ROOT))
             bench = Bench(stack, sizes, args.smoke)
-            phases: list[tuple[str, Callable[[], None]]] = [
-                ("cold starts", bench.cold),
-                ("warm creates, repeats, call budget, concurrency", bench.warm),
-                ("dataflows", bench.dataflows),
-                ("reconcile at scale", bench.scale),
-                ("cache lifetimes", bench.lifetimes),
-                ("memory", bench.memory),
+            phases: list[tuple[str, str, Callable[[], None]]] = [
+                ("cold", "cold starts", bench.cold),
+                ("warm", "warm creates, repeats, call budget, concurrency", bench.warm),
+                ("dataflows", "dataflows", bench.dataflows),
+                ("scale", "reconcile at scale", bench.scale),
+                ("lifetimes", "cache lifetimes", bench.lifetimes),
+                ("memory", "memory", bench.memory),
             ]
-            for name, phase in phases:
+            for key, name, phase in phases:
+                if args.only and key not in args.only:
+                    continue
                 log(f"{name} ...")
                 t = time.perf_counter()
                 phase()
@@ -917,7 +928,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  - {line}")
     for row in failed_exact + failed_soft:
         print(f"  ! {row.result} ({row.gate}): {row.figure}: {row.function} (target {row.target})")
-    if not args.smoke and not args.no_write:
+    if not args.smoke and not args.no_write and not args.only:
         command = "make bench" if argv is None else "python -m bench.run " + " ".join(argv)
         write_results(
             RESULTS,

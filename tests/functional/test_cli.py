@@ -233,6 +233,8 @@ def test_reconcile_now_stops_cleanly_on_ctrl_c_without_losing_a_claim(app: App) 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a job a shell started in the background inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     for _ in range(200):  # until creates are under way
         if len(app.stack.adobe.calls("POST", r"/connections$")) >= 2:
