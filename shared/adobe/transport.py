@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin, urlsplit
@@ -9,10 +10,11 @@ from urllib.parse import urljoin, urlsplit
 from .. import telemetry
 from ..errors import AdobeAuthenticationFailed, ConfigurationError, DependencyUnavailable, InvalidRequest
 from ..eventhubs import ADOBE_ID_PATTERN
-from ..retry import CallResult, Deadline, Failure, Retrier
+from ..retry import CallResult, Deadline, Failure, Retrier, parse_retry_after
 from ..sensitive import Secret, register_secret
 from .errors import error_info, is_token_refusal, json_body, rejected
 from .ims import AdobeCredentials, TokenCache
+from .throttle import Throttle
 
 if TYPE_CHECKING:
     import requests
@@ -61,6 +63,7 @@ class Transport:
         self._timeout = timeout
         self._tokens = TokenCache(monotonic)
         self._on_refused = on_refused
+        self._throttle = Throttle(retrier.monotonic, retrier.sleep, max_wait=retrier.policy.max_retry_after)
         self.calls = 0  # Platform round trips
         self.token_requests = 0  # IMS round trips
 
@@ -146,6 +149,10 @@ class Transport:
         """One Platform attempt; a refused token (401, or 403 403010) is refreshed once and repeated at once."""
         creds = self._credentials(deadline)
         extra_headers = kwargs.pop("headers", {})
+        kind = f"{method} {_route(urlsplit(url).path)}"
+        owed = self._throttle.wait(kind, deadline)
+        if owed > 0:  # Adobe asked this worker to wait longer than the invocation has left: nothing is sent
+            return CallResult(status=429, retry_after=str(math.ceil(owed))), None
         for refreshed in (False, True):
             token = self._tokens.get(creds, lambda: self._fetch_token(creds, deadline))
             register_secret(token.reveal())  # in use: the scrubber keeps it among the recently used
@@ -162,6 +169,8 @@ class Transport:
             if response is not None and not refreshed and is_token_refusal(response):
                 self._tokens.invalidate(token)
                 continue
+            if response is not None and response.status_code == 429:
+                self._throttle.refused(kind, parse_retry_after(result.retry_after, self.retrier.wall_clock()))
             return result, response
         raise AssertionError("unreachable")
 

@@ -126,6 +126,13 @@ class Case:
     recover: Arrange = clear_faults
 
 
+def clear_faults_and_wait(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As `clear_faults`, then as if the Retry-After asked for had passed (a fresh worker: the throttle of
+    the one that was refused holds that worker's creates back until then)."""
+    clear_faults(app, monkeypatch)
+    reset_runtime()
+
+
 def platform(*faults: Fault) -> Arrange:
     def arrange(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
         for fault in faults:
@@ -214,6 +221,7 @@ CASES = [
         creates=(1, 1),
         retry_after=(20, 20),  # capped at the policy's 20 s
         extra={"dependency": "Adobe Flow Service"},
+        recover=clear_faults_and_wait,
     ),
     # -- Adobe Flow Service: server errors (the create may have happened: look up before repeating)
     *[
@@ -736,3 +744,43 @@ def test_identity_endpoint_down_is_503(app: App) -> None:
     assert elapsed < MAX_SECONDS
     assert app.adobe_creates() == 0
     assert response.status_code == 503 and "Retry-After" in response.headers
+
+
+def test_a_429_holds_back_the_workers_other_creates_until_its_retry_after(app: App) -> None:
+    """Adobe's Retry-After is honoured by the worker, not only by the refused call: a create started while
+    another waits out its 429 waits too, instead of finding the limit again (so one 429 in all)."""
+    names = ("contoso-throttle-a", "contoso-throttle-b")
+    for name in names:
+        app.stack.add_eventhubs_namespace(name)
+    app.stack.adobe.faults.add(Fault("POST", CREATE, status=429, body=GATEWAY_429, headers={"Retry-After": "2"}))
+    answers: dict[str, int] = {}
+
+    def create(name: str) -> None:
+        answers[name] = app.post({"namespace": name}).status_code
+
+    first = threading.Thread(target=create, args=(names[0],))
+    first.start()
+    for _ in range(100):  # until the 429 is answered
+        if app.stack.adobe.calls("POST", CREATE):
+            break
+        time.sleep(0.02)
+    time.sleep(0.2)
+    create(names[1])
+    first.join(timeout=30)
+    assert answers == dict.fromkeys(names, 201)
+    refused, *later = app.stack.adobe.calls("POST", CREATE)
+    assert refused.fault is not None and len(later) == 2  # one 429, then one create each
+    assert all(call.at - refused.at >= 1.9 for call in later), [call.at - refused.at for call in later]
+
+
+def test_a_retry_after_beyond_the_budget_answers_503_at_once_without_calling_adobe(app: App) -> None:
+    """The worker owes Adobe a wait longer than the invocation has left: it answers 503 with a Retry-After at once."""
+    for name in ("contoso-throttle-c", "contoso-throttle-d"):
+        app.stack.add_eventhubs_namespace(name)
+    app.stack.adobe.faults.add(Fault("POST", CREATE, status=429, body=GATEWAY_429, headers={"Retry-After": "120"}))
+    assert app.post({"namespace": "contoso-throttle-c"}).status_code == 503
+    started = time.monotonic()
+    response = app.post({"namespace": "contoso-throttle-d"})
+    assert response.status_code == 503 and time.monotonic() - started < 1.0
+    assert 5 <= int(response.headers["Retry-After"]) <= 20
+    assert len(app.stack.adobe.calls("POST", CREATE)) == 1  # the second create was never sent
