@@ -68,6 +68,8 @@ class Sizes:
     scale_rate: float = 40.0  # Flow Service creates per second before 429
 
 
+SCALE_SANDBOX = "bench-scale"
+
 FULL = Sizes(
     cold_runs=9,
     cold_plain_runs=3,
@@ -399,7 +401,14 @@ class Bench:
         for name in names:
             self.stack.resource_graph.add_namespace(name, subscription_id=subscription)
             self.stack.add_eventhubs_namespace(name)
-        env = child_env(self.stack.env(), CONNECTIONS_TABLE="BenchScale", AZURE_SUBSCRIPTION_IDS=subscription)
+        # A sandbox of its own: the reconcile adopts nothing the earlier phases made (it would adopt them all).
+        self.stack.adobe.add_sandbox(SCALE_SANDBOX)
+        env = child_env(
+            self.stack.env(),
+            CONNECTIONS_TABLE="BenchScale",
+            AZURE_SUBSCRIPTION_IDS=subscription,
+            ADOBE_SANDBOX_NAME=SCALE_SANDBOX,
+        )
         # Threads for R creates/s when one namespace takes up to ~0.5 s (a create and an explore at 100 ms, storage,
         # Key Vault); beyond R, Adobe answers 429 and Retry-After paces the pool.
         concurrency = str(max(4, math.ceil(s.scale_rate * 0.5)))
@@ -419,7 +428,7 @@ class Bench:
         if result.returncode != 0:
             raise BenchError(f"reconcile --now failed: {result.stderr[-2000:]}")
         calls = take_calls(self.stack)
-        connections = [c["auth"]["params"]["namespace"] for c in self.stack.adobe.connections("prod")]
+        connections = [c["auth"]["params"]["namespace"] for c in self.stack.adobe.connections(SCALE_SANDBOX)]
         per_namespace = {name: 0 for name in names}
         for namespace in connections:
             if namespace in per_namespace:
