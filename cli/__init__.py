@@ -8,7 +8,7 @@
     python -m cli list [--sandbox prod] [--namespace contoso-telemetry] [--state failed] [--kind dataflow] [--json]
     python -m cli delete contoso-telemetry [--sandbox prod] [--event-hub clicks] [--adobe]
     python -m cli retry-failed [--dry-run] [--kind connection|dataflow]
-    python -m cli reconcile [--dry-run] [--now] [--concurrency 8]
+    python -m cli reconcile [--dry-run] [--now] [--concurrency 8] [--adopt-in SANDBOX ...]
 
 Settings come from the environment (as for the function app) or `--settings local.settings.json`;
 `--settings` and `--verbose` go before or after the command. Exit status: 0 when everything

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Mapping
 
 from shared.errors import InvalidRequest
+from shared.eventhubs import validate_sandbox
 
 
 def add_global(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -32,6 +33,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is less than 1")
     return value
+
+
+def sandbox_name(text: str) -> str:
+    """An argparse type: a Platform sandbox name (lowercase letters, digits and hyphens)."""
+    try:
+        return validate_sandbox(text)
+    except InvalidRequest as err:
+        raise argparse.ArgumentTypeError(err.message) from None
 
 
 def add_workers(command: argparse.ArgumentParser) -> None:

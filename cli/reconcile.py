@@ -8,7 +8,7 @@ from typing import Any
 from shared.runtime import Runtime
 
 from .console import Console
-from .options import positive_int
+from .options import positive_int, sandbox_name
 from .progress import Progress
 
 
@@ -19,6 +19,15 @@ def register(sub: Any) -> argparse.ArgumentParser:
     command.add_argument("--dry-run", action="store_true", help="report only: queue, create, adopt or mark nothing")
     command.add_argument("--now", action="store_true", help="create here with a bounded pool instead of queueing")
     command.add_argument("--concurrency", type=positive_int, default=8, help="parallel creates with --now (default 8)")
+    command.add_argument(
+        "--adopt-in",
+        action="append",
+        default=[],
+        type=sandbox_name,
+        metavar="SANDBOX",
+        help="also adopt the connections of this sandbox (repeatable; after lost storage, for sandboxes besides "
+        "ADOBE_SANDBOX_NAME)",
+    )
     command.set_defaults(run=run)
     return command
 
@@ -34,7 +43,7 @@ def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
 
     try:
         report = runtime.reconciler().run(
-            dry_run=args.dry_run, now=args.now, concurrency=args.concurrency, progress=step
+            dry_run=args.dry_run, now=args.now, concurrency=args.concurrency, progress=step, adopt_in=args.adopt_in
         )
     except KeyboardInterrupt:
         console.end_status()

@@ -105,7 +105,10 @@ class Reconciler:
         now: bool = False,
         concurrency: int = 8,
         progress: Callable[[int, int], None] = lambda done, total: None,
+        adopt_in: Iterable[str] = (),
     ) -> Report:
+        """One pass; `adopt_in` names more sandboxes to adopt connections from (after storage was lost, no
+        record says which other sandboxes are in use)."""
         report = Report()
         if not self.settings.subscription_ids:
             report.skipped = "AZURE_SUBSCRIPTION_IDS is not set: nothing to list"
@@ -120,7 +123,7 @@ class Reconciler:
         report.seen = len({n.name for n in listing.namespaces})
         sandbox = self.settings.default_sandbox
         records = {r.key: r for r in self.records.list()}
-        for in_use in sorted({sandbox} | {key.sandbox for key in records}):
+        for in_use in sorted({sandbox, *adopt_in} | {key.sandbox for key in records}):
             report.adopted += self._adopt(in_use, records, dry_run)
         by_namespace: dict[str, list[ConnectionRecord]] = {}
         for record in records.values():

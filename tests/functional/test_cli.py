@@ -14,7 +14,7 @@ import pytest
 
 from devstack.azurite import find_repo_root
 from devstack.faults import Fault
-from tests.functional.conftest import App
+from tests.functional.conftest import App, body
 from tests.unit.test_cli_console import screen
 
 ROOT = find_repo_root()
@@ -191,21 +191,40 @@ def test_reconcile_dry_run_then_now(app: App) -> None:
     assert app.stack.adobe.calls("POST", r"/connections$") == []
     now = cli(app, "reconcile", "--now", "--concurrency", "2")
     assert now.returncode == 0, now.stderr
-    table = {
-        label.strip(): int(value) for label, value in (line.rsplit(None, 1) for line in now.stdout.splitlines()[1:])
-    }
+    table = _summary(now.stdout)
     assert table["namespaces seen"] == 3 and table["created"] == 2 and table["pending secret"] == 1
     assert "3/3" not in now.stderr  # no progress bar when stderr is not a terminal
     assert len(app.stack.adobe.calls("POST", r"/connections$")) == 2
     again = cli(app, "reconcile", "--now")
-    table = {
-        label.strip(): int(value) for label, value in (line.rsplit(None, 1) for line in again.stdout.splitlines()[1:])
-    }
+    table = _summary(again.stdout)
     assert (
         table["created"] == 0
         and table["already ready"] == 2
         and len(app.stack.adobe.calls("POST", r"/connections$")) == 2
     )
+
+
+def test_reconcile_adopt_in_rebuilds_the_records_of_another_sandbox_after_storage_was_lost(app: App) -> None:
+    """The lost table no longer names `dev`: `--adopt-in dev` adopts its connection, so a repeat creates nothing."""
+    import uuid
+
+    app.env["AZURE_SUBSCRIPTION_IDS"] = "00000000-0000-0000-0000-0000000000c5"
+    app.stack.adobe.add_sandbox("dev")
+    app.stack.add_eventhubs_namespace("contoso-cli-dev")
+    made = body(app.post({"namespace": "contoso-cli-dev", "sandbox": "dev"}))
+    app.env["CONNECTIONS_TABLE"] = "R" + uuid.uuid4().hex[:16]  # storage recreated: records lost
+    plain = cli(app, "reconcile", "--dry-run")
+    assert plain.returncode == 0 and _summary(plain.stdout)["adopted"] == 0  # nothing says `dev` is in use
+    adopted = cli(app, "reconcile", "--adopt-in", "dev")
+    assert adopted.returncode == 0, adopted.stderr
+    assert _summary(adopted.stdout)["adopted"] == 1
+    shown = cli(app, "show", "contoso-cli-dev", "--sandbox", "dev", "--json")
+    assert json.loads(shown.stdout)["connectionId"] == made["connectionId"]
+
+
+def _summary(stdout: str) -> dict[str, int]:
+    """The summary table of `reconcile` (a title line, then `label  value` lines)."""
+    return {label.strip(): int(value) for label, value in (line.rsplit(None, 1) for line in stdout.splitlines()[1:])}
 
 
 def test_reconcile_without_subscriptions_says_so(app: App) -> None:
@@ -274,6 +293,7 @@ def _usage_cases(tmp: Path) -> list[tuple[list[str], str]]:
         (["create", "--workers", "0", "usage-namespace"], "--workers"),
         (["create", "--workers", "many", "usage-namespace"], "--workers"),
         (["reconcile", "--concurrency", "-1"], "--concurrency"),
+        (["reconcile", "--adopt-in", "Not_A_Sandbox"], "--adopt-in"),
         (["list", "--state", "broken"], "--state"),
         (["list", "--kind", "queue"], "--kind"),
         (["retry-failed", "--kind", "queue"], "--kind"),
