@@ -1,8 +1,8 @@
 """A worker process of the chaos test: runs a list of HTTP, queue and Event Grid deliveries on a thread pool.
 
 Usage: python -m tests.functional.chaos_worker <plan.json>
-The plan is `{"ops": [...], "threads": n, "log": "<path>"}`; each op is `{"id", "kind": "http"|"queue"|"event",
-"body"}` (for an event, `body` is the Event Grid event). Prints one JSON line per op:
+The plan is `{"ops": [...], "threads": n, "log": "<path>"}`; each op is
+`{"id", "kind": "http"|"http_dataflow"|"queue"|"event", "body"}` (for an event, `body` is the Event Grid event). Prints one JSON line per op:
 `{"id", "kind", "status"}` with the HTTP status and body, or `"ok"` / `"raised"` for queue and event deliveries.
 The environment carries the app settings, as the Functions host sets them.
 """
@@ -18,14 +18,19 @@ from typing import Any
 
 from devstack.host import event_grid_event, http_request, indexed_function, queue_message
 
+#: The HTTP kinds of op: the function and its route.
+HTTP = {
+    "http": ("create_connection_http", "/api/connections"),
+    "http_dataflow": ("create_dataflow_http", "/api/dataflows"),
+}
+
 
 def run(op: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"id": op["id"], "kind": op["kind"]}
     try:
-        if op["kind"] == "http":
-            response = indexed_function("create_connection_http")(
-                http_request("POST", "/api/connections", body=op["body"])
-            )
+        if op["kind"] in HTTP:
+            function, route = HTTP[op["kind"]]
+            response = indexed_function(function)(http_request("POST", route, body=op["body"]))
             result.update(status=response.status_code, body=json.loads(response.get_body()))
         elif op["kind"] == "queue":
             indexed_function("create_connection_queue")(queue_message(op["body"]))

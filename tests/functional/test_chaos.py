@@ -1,8 +1,9 @@
 """Seeded chaos: slow, late, dropped and failed creates, duplicate and out-of-order events, over HTTP, the
 queue and Event Grid, from two worker processes at once; then the redeliveries and the delayed verifies.
 
-Whatever the interleaving, once the verifies have run: exactly one Adobe connection per namespace,
-recorded `ready`; at most one 201 per connection; no 8-character run of a secret in any output.
+Whatever the interleaving, once the verifies have run (and the old delete events have come again, late):
+exactly one Adobe connection per namespace, recorded `ready`; at most one 201 per connection; no
+8-character run of a secret in any output. The same for the dataflows of event hubs.
 """
 
 from __future__ import annotations
@@ -100,8 +101,8 @@ def run_workers(app: App, ops: list[dict[str, Any]], tmp_path: Path) -> tuple[li
 def replay(app: App, op: dict[str, Any]) -> dict[str, Any]:
     """The platform's redelivery of an invocation that raised (an HTTP caller retries on 409/503)."""
     try:
-        if op["kind"] == "http":
-            response = app.post(op["body"])
+        if op["kind"] in ("http", "http_dataflow"):
+            response = (app.post if op["kind"] == "http" else app.post_dataflow)(op["body"])
             return {"status": response.status_code, "body": json.loads(response.get_body())}
         if op["kind"] == "queue":
             app.enqueue(op["body"])
@@ -110,6 +111,31 @@ def replay(app: App, op: dict[str, Any]) -> dict[str, Any]:
     except Exception as err:
         return {"status": "raised", "error": type(err).__name__}
     return {"status": "ok"}
+
+
+def redeliver_late_deletes(app: App, ops: list[dict[str, Any]]) -> None:
+    """Event Grid delivers at least once, and a redelivery may come much later: each delete event again, once
+    everything has settled. Older than the newest write applied, it must change nothing."""
+    for op in ops:
+        if op["kind"] == "event" and op["body"]["eventType"].endswith("DeleteSuccess"):
+            assert replay(app, op) == {"status": "ok"}
+
+
+def redeliver(app: App, ops: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replay what raised (or answered 409/503) until everything has succeeded, then run the delayed verifies;
+    every HTTP answer given."""
+    by_id = {op["id"]: op for op in ops}
+    pending = [r["id"] for r in results if r["status"] in ("raised", 409, 503)]
+    answers = [r for r in results if r["kind"].startswith("http")]
+    for _ in range(4):  # redeliveries, until every invocation has succeeded
+        replayed = {op_id: replay(app, by_id[op_id]) for op_id in pending}
+        answers += [r for op_id, r in replayed.items() if by_id[op_id]["kind"].startswith("http")]
+        pending = [op_id for op_id, r in replayed.items() if r["status"] in ("raised", 409, 503)]
+        if not pending:
+            break
+    assert not pending, f"still failing after the redeliveries: {pending}"
+    app.drain_requests(timeout=40)
+    return answers
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -132,17 +158,8 @@ def test_chaos_converges_to_exactly_one_connection_per_namespace(
     app.stack.adobe.clear_faults()
     time.sleep(2.5)  # every late commit has landed
 
-    by_id = {op["id"]: op for op in ops}
-    pending = [r["id"] for r in results if r["status"] in ("raised", 409, 503)]
-    answers = [r for r in results if r["kind"] == "http"]
-    for _ in range(4):  # redeliveries, until every invocation has succeeded
-        replayed = {op_id: replay(app, by_id[op_id]) for op_id in pending}
-        answers += [r for op_id, r in replayed.items() if by_id[op_id]["kind"] == "http"]
-        pending = [op_id for op_id, r in replayed.items() if r["status"] in ("raised", 409, 503)]
-        if not pending:
-            break
-    assert not pending, f"still failing after the redeliveries: {pending}"
-    app.drain_requests(timeout=40)
+    answers = redeliver(app, ops, results)
+    redeliver_late_deletes(app, ops)
 
     for namespace in NAMESPACES:
         connections = [c for c in app.stack.adobe.connections("prod") if c["auth"]["params"]["namespace"] == namespace]
@@ -164,4 +181,92 @@ def test_chaos_converges_to_exactly_one_connection_per_namespace(
         assert entity["State"] == "ready" and entity["ConnectionId"] == connections[0]["id"], entity
     created = [a["body"]["connectionId"] for a in answers if a["status"] == 201]
     assert len(created) == len(set(created)), f"seed {seed}: two 201 answers for one connection"
+    assert_no_secret_fragments(app.stack, {"worker output and logs": worker_output})
+
+
+HUBS = ("clicks", "views")
+FLOW_NAMESPACE = "contoso-chaos-flows"
+
+
+def dataflow_faults(rng: random.Random) -> list[Fault]:
+    """Misbehaving creates of the dataflow's three objects, each once, some of them in a random order."""
+    menu = [
+        Fault("POST", r"/sourceConnections$", action="late_commit", delay=2.2),
+        Fault("POST", r"/targetConnections$", action="commit_then_stall", delay=2.0),
+        Fault("POST", r"/flows$", action="late_commit", delay=1.8),
+        Fault("POST", r"/flows$", action="drop"),
+        Fault("POST", r"/sourceConnections$", status=503, body={"error_code": "503000", "message": "busy"}),
+        Fault("POST", r"/targetConnections$", status=429, headers={"Retry-After": "1"}),
+        Fault("GET", r"/flows\?", status=503, body={"error_code": "503000", "message": "busy"}),
+    ]
+    return rng.sample(menu, k=rng.randint(2, 5))
+
+
+def dataflow_operations(rng: random.Random, dataset: str) -> list[dict[str, Any]]:
+    """Per event hub: two dataflow POSTs, two queue messages, three hub-write events (one duplicated) and a hub
+    delete older than the newest write, all shuffled."""
+    base = datetime.now(UTC) - timedelta(hours=1)
+    ops: list[dict[str, Any]] = []
+    for hub in HUBS:
+        request = {"namespace": FLOW_NAMESPACE, "eventHubName": hub, "datasetId": dataset}
+        ops += [{"kind": "http_dataflow", "body": request} for _ in range(2)]
+        ops += [{"kind": "queue", "body": {"action": "dataflow", **request}} for _ in range(2)]
+        for minutes in (0, 10, 20, 20):
+            event = namespace_event(
+                "write", FLOW_NAMESPACE, event_hub=hub, event_time=base + timedelta(minutes=minutes)
+            )
+            ops.append({"kind": "event", "body": event})
+        event = namespace_event("delete", FLOW_NAMESPACE, event_hub=hub, event_time=base + timedelta(minutes=15))
+        ops.append({"kind": "event", "body": event})
+    rng.shuffle(ops)
+    for index, op in enumerate(ops):
+        op["id"] = f"op{index}"
+    return ops
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_chaos_converges_to_exactly_one_dataflow_per_event_hub(
+    app: App, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed: int
+) -> None:
+    """The same chaos for dataflows: whatever the interleaving of requests, hub events (a late delete among
+    them) and faults at each of the three creates, every hub ends with exactly one source, target and flow,
+    recorded `ready`, the flow joining the recorded two."""
+    rng = random.Random(seed)
+    app.stack.add_eventhubs_namespace(FLOW_NAMESPACE)
+    app.stack.adobe.set_event_hubs(FLOW_NAMESPACE, list(HUBS))
+    dataset = app.stack.adobe.add_dataset("Chaos events")
+    for key, value in {"DATAFLOW_DATASET_ID": dataset, "CLAIM_WAIT_SECONDS": "3"}.items():
+        monkeypatch.setenv(key, value)
+        app.env[key] = value
+    reset_runtime()
+    assert app.post({"namespace": FLOW_NAMESPACE}).status_code == 201  # the base connection, before the chaos
+    for fault in dataflow_faults(rng):
+        app.stack.adobe.faults.add(fault)
+    ops = dataflow_operations(rng, dataset)
+
+    results, worker_output = run_workers(app, ops, tmp_path)
+    assert len(results) == len(ops)
+    app.stack.adobe.clear_faults()
+    time.sleep(2.5)  # every late commit has landed
+    answers = redeliver(app, ops, results)
+    redeliver_late_deletes(app, ops)
+
+    adobe = app.stack.adobe
+    for hub in HUBS:
+        prefix = f"Azure Event Hubs {FLOW_NAMESPACE} {hub} "
+        sources = [o for o in adobe.source_connections() if o["name"] == prefix + "source"]
+        targets = [o for o in adobe.target_connections() if o["name"] == prefix + "target"]
+        flows = [o for o in adobe.flows() if o["name"] == prefix + "dataflow"]
+        assert (len(sources), len(targets), len(flows)) == (1, 1, 1), f"seed {seed}: {hub}"
+        record = json.loads(app.get_dataflow(FLOW_NAMESPACE, hub).get_body())
+        assert record["state"] == "ready", record
+        assert (record["sourceConnectionId"], record["targetConnectionId"], record["flowId"]) == (
+            sources[0]["id"],
+            targets[0]["id"],
+            flows[0]["id"],
+        )
+        assert flows[0]["sourceConnectionIds"] == [sources[0]["id"]]
+        assert flows[0]["targetConnectionIds"] == [targets[0]["id"]]
+    created = [(a["body"]["eventHubName"], a["body"]["flowId"]) for a in answers if a["status"] == 201]
+    assert len(created) == len(set(created)), f"seed {seed}: two 201 answers for one dataflow"
     assert_no_secret_fragments(app.stack, {"worker output and logs": worker_output})
