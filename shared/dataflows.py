@@ -118,15 +118,17 @@ class DataflowService:
             if rounds > 1:  # a teardown took it meanwhile: apply this event from scratch
                 return self.create_or_get(request, source, rounds=rounds - 1)
             raise self.claims.being_created(request.key, None)
-        claim, flow_id, uncertain = self._create_objects(claim, connection, dataset, source)
+        claim, flow_id, uncertain, created = self._create_objects(claim, connection, dataset, source)
         record = self.claims.complete(
             claim, claim.record.with_object(Step.FLOW, flow_id).completed(now=self.clock.now())
         )
         if uncertain:
             self._schedule_verify(record.key)
-        log.info("dataflow %s created: flow %s (%s)", record.key, record.flow_id, source.describe())
-        self.events.publish("dataflow-created", record)
-        return DataflowOutcome(record, created=True)
+        verb = "created" if created else "adopted"
+        log.info("dataflow %s %s: flow %s (%s)", record.key, verb, record.flow_id, source.describe())
+        if created:
+            self.events.publish("dataflow-created", record)
+        return DataflowOutcome(record, created=created)
 
     def _base_connection(self, request: DataflowRequest, source: Source) -> ConnectionRecord:
         """The namespace's connection (scoped to this hub when its secret is), created when missing."""
@@ -198,11 +200,12 @@ class DataflowService:
 
     def _create_objects(
         self, claim: Claim[DataflowRecord], connection: ConnectionRecord, dataset: Dataset, source: Source
-    ) -> tuple[Claim[DataflowRecord], str, bool]:
+    ) -> tuple[Claim[DataflowRecord], str, bool, bool]:
         """Source, target, flow: each made once; the source and target are recorded at once (the claim is
         kept), the flow's id goes into the completed record. A failure is recorded with what was made, so
-        the retry goes on from there."""
-        uncertain, deadline = False, self._deadline()
+        the retry goes on from there. On an adopted connection (storage was lost) each is looked up first.
+        (claim, flow id, whether a verify must follow, whether to answer 201)."""
+        uncertain, created, deadline = False, False, self._deadline()
         flow_id = claim.record.flow_id
         try:
             for step in Step:
@@ -216,19 +219,20 @@ class DataflowService:
                     step.value,
                     body,
                     keep=None,
-                    look_up_first=record.may_exist,
+                    look_up_first=record.may_exist or connection.adopted,
                     deadline=deadline,
                 )
                 uncertain = uncertain or made.uncertain
                 if step is Step.FLOW:
-                    flow_id = made.id
+                    # Found on an adopted connection: made long ago (and answered 201 then), so 200 now.
+                    flow_id, created = made.id, made.created or not connection.adopted
                 else:
                     claim = self.claims.save(claim, record.with_object(step, made.id))
         except ConnectorError as err:
             self._release_failed(claim, err, source)
             raise
         assert flow_id is not None
-        return claim, flow_id, uncertain
+        return claim, flow_id, uncertain, created
 
     # -- verify and teardown -------------------------------------------------------------------------
 

@@ -89,6 +89,9 @@ class ConnectionRecord(Lifecycle):
     owner: str | None = None
     may_exist: bool = False
     last_event_at: datetime | None = None
+    #: Recorded by reconcile from what Adobe held (storage was lost): objects made on this connection (a
+    #: dataflow's source, target and flow) may exist without a record, so they are looked up before a create.
+    adopted: bool = False
     #: The event hubs Flow Service explore listed (None: not listed); `warning` says why not.
     event_hubs: tuple[str, ...] | None = None
     warning: Warning | None = None

@@ -190,6 +190,7 @@ class Reconciler:
             etag=item.get("etag") if isinstance(item.get("etag"), str) else None,
             secret_name=template(namespace),
             source_id="reconcile",
+            adopted=True,
         )
 
     def _queue_creates(

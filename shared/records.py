@@ -281,6 +281,7 @@ def to_entity(record: ConnectionRecord) -> dict[str, Any]:
         "Owner": record.owner,
         "MayExist": record.may_exist,
         "LastEventAt": record.last_event_at,
+        "Adopted": record.adopted or None,
         "EventHubs": json.dumps(list(record.event_hubs)) if record.event_hubs is not None else None,
         "WarningCode": record.warning.code if record.warning else None,
         "WarningMessage": record.warning.message if record.warning else None,
@@ -331,6 +332,7 @@ def from_entity(entity: dict[str, Any]) -> ConnectionRecord:
         owner=entity.get("Owner"),
         may_exist=bool(entity.get("MayExist", False)),
         last_event_at=_dt(entity.get("LastEventAt")),
+        adopted=bool(entity.get("Adopted", False)),
         event_hubs=tuple(json.loads(entity["EventHubs"])) if entity.get("EventHubs") else None,
         warning=Warning(str(entity["WarningCode"]), str(entity.get("WarningMessage", "")))
         if entity.get("WarningCode")

@@ -180,6 +180,35 @@ def test_lost_records_are_adopted_never_duplicated(managed: App, monkeypatch: py
         assert len(in_adobe(app, name)) == 1
 
 
+def test_dataflows_on_an_adopted_connection_are_found_not_made_twice(
+    managed: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storage lost with its dataflow records too: a dataflow request for a hub that already flows must not
+    make a second source, target and flow (data read twice). On an adopted connection they are looked up first."""
+    app, name, hub = managed, "contoso-lost-flow", "clicks"
+    app.stack.resource_graph.add_namespace(name, subscription_id=SUB_A)
+    app.stack.add_eventhubs_namespace(name)
+    app.stack.adobe.set_event_hubs(name, [hub])
+    dataset = app.stack.adobe.add_dataset("Clickstream events")
+    request = {"namespace": name, "eventHubName": hub, "datasetId": dataset}
+    first = app.post_dataflow(request)
+    assert first.status_code == 201
+    suffix = uuid.uuid4().hex[:12]
+    set_env(app, monkeypatch, CONNECTIONS_TABLE=f"R{suffix}", DATAFLOWS_TABLE=f"D{suffix}")  # storage recreated
+    reconcile()
+    app.stack.adobe.reset_recording()
+    again = app.post_dataflow(request)
+    assert again.status_code == 200, body(again)
+    for field in ("sourceConnectionId", "targetConnectionId", "flowId", "connectionId"):
+        assert body(again)[field] == body(first)[field], field
+    assert app.stack.adobe.calls("POST") == []
+    adobe = app.stack.adobe
+    assert (len(adobe.source_connections()), len(adobe.target_connections()), len(adobe.flows())) == (1, 1, 1)
+    app.drain_requests()  # the verify the lookups asked for changes nothing
+    assert (len(adobe.source_connections()), len(adobe.target_connections()), len(adobe.flows())) == (1, 1, 1)
+    assert body(app.get_dataflow(name, hub))["state"] == "ready"
+
+
 def test_two_reconciles_at_once_create_one_connection_each(managed: App) -> None:
     app = managed
     for i in range(3):
