@@ -193,7 +193,10 @@ class DataflowService:
     @staticmethod
     def _takeover(current: DataflowRecord, request: DataflowRequest, source: Source) -> DataflowRecord:
         may_exist = current.may_exist or current.state is State.CREATING
-        if current.state is State.DELETED:  # created again: new objects
+        if current.state is State.DELETED:  # created again: the objects are found by name, or made anew
+            # Marked deleted but left in Adobe (a namespace deleted without DELETE_CONNECTION_ON_NAMESPACE_DELETE):
+            # the old objects are looked up, not made a second time.
+            may_exist = may_exist or (not current.adobe_deleted and any(current.object_id(step) for step in Step))
             for step in Step:
                 current = current.with_object(step, None)
         return replace(current, may_exist=may_exist, adobe_deleted=False).saw_event(source.event_time)
@@ -213,19 +216,20 @@ class DataflowService:
                 if record.object_id(step) is not None:
                     continue
                 body = _body(step, record, connection, dataset)
+                look_first = record.may_exist or connection.adopted
                 made = create_once(
                     self.adobe,
                     record.key.sandbox,
                     step.value,
                     body,
                     keep=None,
-                    look_up_first=record.may_exist or connection.adopted,
+                    look_up_first=look_first,
                     deadline=deadline,
                 )
                 uncertain = uncertain or made.uncertain
                 if step is Step.FLOW:
-                    # Found on an adopted connection: made long ago (and answered 201 then), so 200 now.
-                    flow_id, created = made.id, made.created or not connection.adopted
+                    # Found before any POST: made earlier (answered then, or never), so 200 now.
+                    flow_id, created = made.id, made.created or not look_first
                 else:
                     claim = self.claims.save(claim, record.with_object(step, made.id))
         except ConnectorError as err:

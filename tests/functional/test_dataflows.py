@@ -212,6 +212,27 @@ def test_a_deleted_namespace_tears_down_its_dataflows_before_the_connection(
     assert body(app.get(NS))["state"] == "deleted" and body(app.get(NS))["lastError"] is None
 
 
+def test_a_namespace_deleted_and_created_again_finds_the_dataflow_it_left_in_adobe(app: App) -> None:
+    """Without DELETE_CONNECTION_ON_NAMESPACE_DELETE a deleted namespace's dataflow is only marked `deleted`; when
+    the namespace comes back, the dataflow request finds its source, target and flow instead of making them again
+    (Adobe would refuse the second flow on the same consumer group)."""
+    dataset = ready_namespace(app)
+    request = {"namespace": NS, "eventHubName": HUB, "datasetId": dataset}
+    first = body(app.post_dataflow(request))
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    app.event(namespace_event("delete", NS, event_time=t0))
+    assert body(app.get_dataflow(NS, HUB))["state"] == "deleted" and counts(app) == ONE_OF_EACH  # left in Adobe
+    app.event(namespace_event("write", NS, event_time=t0 + timedelta(minutes=1)))
+    app.stack.adobe.reset_recording()
+    again = app.post_dataflow(request)
+    assert again.status_code == 200, body(again)
+    assert [body(again)[f] for f in ("sourceConnectionId", "targetConnectionId", "flowId")] == [
+        first[f] for f in ("sourceConnectionId", "targetConnectionId", "flowId")
+    ]
+    assert app.stack.adobe.calls("POST") == [] and counts(app) == ONE_OF_EACH
+    assert body(app.get_dataflow(NS, HUB))["state"] == "ready"
+
+
 def test_a_dataflow_waits_for_a_secret_that_comes_later(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     dataset = app.stack.adobe.add_dataset("later")
     app.stack.adobe.set_event_hubs(NS, [HUB])
