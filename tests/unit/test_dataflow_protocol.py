@@ -162,3 +162,30 @@ def test_verify_creates_again_what_was_deleted_from_a_ready_dataflow(deleted: st
         getattr(verified, "target_connection_id" if kept == "targetConnections" else "source_connection_id")
     ]
     assert world.flow_records.record(KEY).last_error is None
+
+
+def test_on_an_adopted_connection_existing_objects_are_found_not_made_again() -> None:
+    """Storage lost: reconcile adopted the connection; the dataflow objects made before are looked up by
+    name first and recorded (200), with no create, and a verify to follow."""
+    from dataclasses import replace
+
+    world = FlowWorld()
+    first, _ = world.flow()
+    world.flow_records.rows.clear()
+    row, etag = world.records.rows[ConnectionKey("prod", NS)]
+    world.records.rows[ConnectionKey("prod", NS)] = (replace(row, adopted=True), etag)
+    posts = world.adobe.posts
+    again, created = world.flow()
+    assert not created and world.adobe.posts == posts and world.kinds() == ONE_OF_EACH
+    assert again.flow_id == first.flow_id  # type: ignore[attr-defined]
+    assert [key for key, _ in world.verifies.scheduled] == [KEY]
+
+
+def test_a_dataflow_left_in_adobe_by_its_namespace_deletion_is_found_when_created_again() -> None:
+    world = FlowWorld()
+    first, _ = world.flow()
+    assert world.dataflows.tear_down(KEY, world.event(10), in_adobe=False)
+    posts = world.adobe.posts
+    again, created = world.flow()
+    assert not created and world.adobe.posts == posts and world.kinds() == ONE_OF_EACH
+    assert again.state is State.READY and again.flow_id == first.flow_id  # type: ignore[attr-defined]
