@@ -113,6 +113,22 @@ def replay(app: App, op: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok"}
 
 
+def run_chaos(
+    app: App, injected: list[Fault], ops: list[dict[str, Any]], tmp_path: Path
+) -> tuple[list[dict[str, Any]], str]:
+    """The ops on two worker processes under the faults; then, faults gone, the redeliveries, the delayed
+    verifies and the late deletes. (Every HTTP answer given, the workers' output and logs.)"""
+    for fault in injected:
+        app.stack.adobe.faults.add(fault)
+    results, worker_output = run_workers(app, ops, tmp_path)
+    assert len(results) == len(ops)
+    app.stack.adobe.clear_faults()
+    time.sleep(2.5)  # every late commit has landed
+    answers = redeliver(app, ops, results)
+    redeliver_late_deletes(app, ops)
+    return answers, worker_output
+
+
 def redeliver_late_deletes(app: App, ops: list[dict[str, Any]]) -> None:
     """Event Grid delivers at least once, and a redelivery may come much later: each delete event again, once
     everything has settled. Older than the newest write applied, it must change nothing."""
@@ -149,17 +165,7 @@ def test_chaos_converges_to_exactly_one_connection_per_namespace(
     reset_runtime()
     for namespace in NAMESPACES:
         app.stack.add_eventhubs_namespace(namespace)
-    for fault in faults(rng):
-        app.stack.adobe.faults.add(fault)
-    ops = operations(rng)
-
-    results, worker_output = run_workers(app, ops, tmp_path)
-    assert len(results) == len(ops)
-    app.stack.adobe.clear_faults()
-    time.sleep(2.5)  # every late commit has landed
-
-    answers = redeliver(app, ops, results)
-    redeliver_late_deletes(app, ops)
+    answers, worker_output = run_chaos(app, faults(rng), operations(rng), tmp_path)
 
     for namespace in NAMESPACES:
         connections = [c for c in app.stack.adobe.connections("prod") if c["auth"]["params"]["namespace"] == namespace]
@@ -172,7 +178,7 @@ def test_chaos_converges_to_exactly_one_connection_per_namespace(
                 + "\n---\n"
                 + worker_output
                 + "\n---\n"
-                + json.dumps(results, default=str)
+                + json.dumps(answers, default=str)
                 + "\n---\n"
                 + json.dumps(app.entity(namespace), default=str)
             )
@@ -240,16 +246,7 @@ def test_chaos_converges_to_exactly_one_dataflow_per_event_hub(
         app.env[key] = value
     reset_runtime()
     assert app.post({"namespace": FLOW_NAMESPACE}).status_code == 201  # the base connection, before the chaos
-    for fault in dataflow_faults(rng):
-        app.stack.adobe.faults.add(fault)
-    ops = dataflow_operations(rng, dataset)
-
-    results, worker_output = run_workers(app, ops, tmp_path)
-    assert len(results) == len(ops)
-    app.stack.adobe.clear_faults()
-    time.sleep(2.5)  # every late commit has landed
-    answers = redeliver(app, ops, results)
-    redeliver_late_deletes(app, ops)
+    answers, worker_output = run_chaos(app, dataflow_faults(rng), dataflow_operations(rng, dataset), tmp_path)
 
     adobe = app.stack.adobe
     for hub in HUBS:
