@@ -89,6 +89,8 @@ class ConnectionRecord(Lifecycle):
     owner: str | None = None
     may_exist: bool = False
     last_event_at: datetime | None = None
+    #: The request's description (given to Adobe), kept so that a retry or a re-create sends it again.
+    description: str | None = None
     #: Recorded by reconcile from what Adobe held (storage was lost): objects made on this connection (a
     #: dataflow's source, target and flow) may exist without a record, so they are looked up before a create.
     adopted: bool = False
@@ -129,6 +131,7 @@ class ConnectionRecord(Lifecycle):
             event_hub=self.key.event_hub,
             auth_type=self.auth_type,
             name=self.name if self.name != self.key.connection_name else None,
+            description=self.description,
         )
 
     def to_json(self, *, created: bool | None = None) -> dict[str, Any]:

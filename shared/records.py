@@ -282,6 +282,7 @@ def to_entity(record: ConnectionRecord) -> dict[str, Any]:
         "MayExist": record.may_exist,
         "LastEventAt": record.last_event_at,
         "Adopted": record.adopted or None,
+        "Description": record.description,
         "EventHubs": json.dumps(list(record.event_hubs)) if record.event_hubs is not None else None,
         "WarningCode": record.warning.code if record.warning else None,
         "WarningMessage": record.warning.message if record.warning else None,
@@ -333,6 +334,7 @@ def from_entity(entity: dict[str, Any]) -> ConnectionRecord:
         may_exist=bool(entity.get("MayExist", False)),
         last_event_at=_dt(entity.get("LastEventAt")),
         adopted=bool(entity.get("Adopted", False)),
+        description=entity.get("Description"),
         event_hubs=tuple(json.loads(entity["EventHubs"])) if entity.get("EventHubs") else None,
         warning=Warning(str(entity["WarningCode"]), str(entity.get("WarningMessage", "")))
         if entity.get("WarningCode")

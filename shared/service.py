@@ -98,7 +98,9 @@ class ConnectionService:
         if not isinstance(claim, Claim):
             return self._finished_meanwhile(request, claim, source, verify, rounds)
         deadline = self.new_deadline()  # the holder's budget starts with its lease (CLAIM_LEASE_SECONDS rule)
-        description = request.description or f"Created by the Event Hubs connector for namespace {request.namespace}"
+        description = (
+            claim.record.description or f"Created by the Event Hubs connector for namespace {request.namespace}"
+        )
         body = connection_body(claim.record.name, description, spec_name, auth.params)
         try:
             made = self._create(claim, body, auth, deadline)
@@ -202,6 +204,7 @@ class ConnectionService:
                 created_at=now,
                 updated_at=now,
                 secret_name=secret_name,
+                description=request.description,
             ).saw_event(source.event_time)
 
         def takeover(current: ConnectionRecord) -> ConnectionRecord:
@@ -214,6 +217,7 @@ class ConnectionService:
                 name=current.name if may_exist else (request.name or key.connection_name),
                 connection_id=None if current.state is State.READY else current.connection_id,
                 secret_name=secret_name,
+                description=request.description or current.description,
                 may_exist=may_exist,
             ).saw_event(source.event_time)
 
@@ -472,6 +476,7 @@ class ConnectionService:
                 created_at=now,
                 updated_at=now,
                 secret_name=getattr(err, "secret_name", None),
+                description=request.description,
             )
         if waiting:
             record = base.waiting_for_secret(error, source_id=source.id)

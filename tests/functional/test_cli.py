@@ -473,7 +473,7 @@ def test_delete_with_adobe_reports_a_refusal_with_exit_1(app: App) -> None:
 def test_retry_failed_queues_the_retryable_failures_only(app: App) -> None:
     app.stack.add_eventhubs_namespace("retry-busy-ns")
     app.stack.adobe.faults.add(Fault("POST", r"/connections$", status=429, headers={"Retry-After": "120"}, times=-1))
-    busy = cli(app, "create", "retry-busy-ns")
+    busy = cli(app, "create", "retry-busy-ns", "--description", "EU shop clickstream")
     assert busy.returncode == 1 and json.loads(busy.stdout)["error"]["code"] == "DependencyUnavailable"
     app.stack.adobe.clear_faults()
     assert cli(app, "create", "retry-no-secret").returncode == 1  # SecretNotFound: permanent
@@ -493,9 +493,19 @@ def test_retry_failed_queues_the_retryable_failures_only(app: App) -> None:
     }
     assert summary.startswith("1 queued, 1 left failed")
     messages = [json.loads(m.content) for m in app.request_queue().peek_messages(max_messages=32)]
-    assert messages == [{"action": "create", "namespace": "retry-busy-ns", "sandbox": "prod", "authType": "sas"}]
+    assert messages == [
+        {
+            "action": "create",
+            "namespace": "retry-busy-ns",
+            "sandbox": "prod",
+            "authType": "sas",
+            "description": "EU shop clickstream",  # nothing of the request is lost
+        }
+    ]
     app.drain_requests()  # the queue function creates it now that Adobe answers
     assert app.entity("retry-busy-ns")["State"] == "ready"
+    [made] = [c for c in app.stack.adobe.connections() if c["auth"]["params"]["namespace"] == "retry-busy-ns"]
+    assert made["description"] == "EU shop clickstream"
     assert app.entity("retry-no-secret")["State"] == "failed"
     assert cli(app, "retry-failed", "--kind", "dataflow").stdout.splitlines() == [
         "0 queued, 0 left failed (of 0 failed record(s))."
