@@ -196,14 +196,18 @@ class Claims(Generic[R]):
                 stored = again
         raise self.being_created(stored.record.key, stored.record)
 
-    def settle(self, key: ConnectionKey, answer: R, event_time: datetime | None) -> R | None:
+    def settle(self, key: ConnectionKey, answer: R, event_time: datetime | None, *, last_round: bool) -> R | None:
         """What `take` answered instead of a claim, with this event applied: the record as it is when `proceed`
         said the event changes nothing; the ready record with the event noted; None when a deletion took it
-        between that answer and now (the event is then applied from scratch)."""
+        between that answer and now (the caller applies the event from scratch), or on the `last_round`
+        ConnectionBeingCreated (retried later, never a stale answer)."""
         if answer.state is not State.READY:
             return answer
         stored = self.records.get(key)
-        return self.note_event(stored, event_time) if stored is not None else None
+        settled = self.note_event(stored, event_time) if stored is not None else None
+        if settled is None and last_round:
+            raise self.being_created(key, None)
+        return settled
 
     def save(self, claim: Claim[R], record: R) -> Claim[R]:
         """Write progress while keeping the claim (a dataflow's source id before its target is made)."""

@@ -112,12 +112,10 @@ class DataflowService:
         )
         assert claim is not None
         if not isinstance(claim, Claim):
-            settled = self.claims.settle(request.key, claim, source.event_time)
+            settled = self.claims.settle(request.key, claim, source.event_time, last_round=rounds <= 1)
             if settled is not None:
                 return DataflowOutcome(settled, created=False)
-            if rounds > 1:  # a teardown took it meanwhile: apply this event from scratch
-                return self.create_or_get(request, source, rounds=rounds - 1)
-            raise self.claims.being_created(request.key, None)
+            return self.create_or_get(request, source, rounds=rounds - 1)  # a teardown took it: from scratch
         claim, flow_id, uncertain, created = self._create_objects(claim, connection, dataset, source)
         record = self.claims.complete(
             claim, claim.record.with_object(Step.FLOW, flow_id).completed(now=self.clock.now())

@@ -158,12 +158,11 @@ class ConnectionService:
         self, request: ConnectionRequest, answer: ConnectionRecord, source: Source, verify: bool, rounds: int
     ) -> Outcome:
         """Another invocation finished it while we waited: this event is applied to its record too."""
-        settled = self.claims.settle(request.key, answer, source.event_time)
+        settled = self.claims.settle(request.key, answer, source.event_time, last_round=rounds <= 1)
         if settled is not None:
             return Outcome(settled, created=False)
-        if rounds > 1:  # a deletion took it meanwhile: apply this event from scratch
-            return self.create_or_get(request, source, verify=verify, rounds=rounds - 1)
-        raise self.claims.being_created(request.key, None)
+        # A deletion took it meanwhile: apply this event from scratch.
+        return self.create_or_get(request, source, verify=verify, rounds=rounds - 1)
 
     def _existing(
         self, stored: StoredRecord | None, source: Source, verify: bool, deadline: Deadline

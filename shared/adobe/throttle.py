@@ -37,7 +37,7 @@ class Throttle:
 
     def refused(self, kind: str, retry_after: float | None) -> None:
         """Adobe answered a call of `kind` with 429 and this Retry-After (seconds)."""
-        if not retry_after or retry_after <= 0:
+        if not retry_after:  # none, or 0: nothing to wait for
             return
         until = self._monotonic() + min(retry_after, self._max_wait)
         with self._lock:
