@@ -220,6 +220,13 @@ def test_reconcile_adopt_in_rebuilds_the_records_of_another_sandbox_after_storag
     assert _summary(adopted.stdout)["adopted"] == 1
     shown = cli(app, "show", "contoso-cli-dev", "--sandbox", "dev", "--json")
     assert json.loads(shown.stdout)["connectionId"] == made["connectionId"]
+    # Now a record names `dev`: a plain pass adopts there too (a connection made in Adobe by other means).
+    params = {"sasKeyName": "RootManageSharedAccessKey", "sasKey": "k" * 44, "namespace": "contoso-cli-dev2"}
+    other = app.stack.adobe.seed_connection("Azure Event Hubs contoso-cli-dev2", params, sandbox="dev")
+    plain = cli(app, "reconcile")
+    assert plain.returncode == 0 and _summary(plain.stdout)["adopted"] == 1, plain.stdout
+    shown = cli(app, "show", "contoso-cli-dev2", "--sandbox", "dev", "--json")
+    assert json.loads(shown.stdout)["connectionId"] == other["id"]
 
 
 def _summary(stdout: str) -> dict[str, int]:
