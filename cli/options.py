@@ -26,12 +26,21 @@ def add_global(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of 1 or more."""
+    return _at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number of 0 or more."""
+    return _at_least(text, 0)
+
+
+def _at_least(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is less than 1")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{text!r} is less than {minimum}")
     return value
 
 

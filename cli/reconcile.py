@@ -8,7 +8,7 @@ from typing import Any
 from shared.runtime import Runtime
 
 from .console import Console
-from .options import positive_int, sandbox_name
+from .options import non_negative_int, positive_int, sandbox_name
 from .progress import Progress
 
 
@@ -28,6 +28,14 @@ def register(sub: Any) -> argparse.ArgumentParser:
         help="also adopt the connections of this sandbox (repeatable; after lost storage, for sandboxes besides "
         "ADOBE_SANDBOX_NAME)",
     )
+    command.add_argument(
+        "--allow-deletes",
+        type=non_negative_int,
+        default=None,
+        metavar="N",
+        help="mark at most N vanished namespaces deleted in this run (default RECONCILE_MAX_DELETE; needs "
+        "RECONCILE_DELETE=true)",
+    )
     command.set_defaults(run=run)
     return command
 
@@ -43,7 +51,12 @@ def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
 
     try:
         report = runtime.reconciler().run(
-            dry_run=args.dry_run, now=args.now, concurrency=args.concurrency, progress=step, adopt_in=args.adopt_in
+            dry_run=args.dry_run,
+            now=args.now,
+            concurrency=args.concurrency,
+            progress=step,
+            adopt_in=args.adopt_in,
+            max_delete=args.allow_deletes,
         )
     except KeyboardInterrupt:
         console.end_status()
@@ -62,6 +75,7 @@ def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
         ("gone", len(report.gone)),
         ("marked deleted", report.marked_deleted),
         ("adopted", report.adopted),
+        ("unmanaged", len(report.unmanaged)),
         ("failed", len(report.failed)),
         ("subscriptions not listed", len(report.listing_failures)),
     ]
@@ -75,4 +89,11 @@ def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
         console.note(f"{namespace}: {reason}")
     for namespace in report.gone:
         console.note(f"gone: {namespace}")
-    return 1 if report.failed or report.listing_failures else 0
+    for namespace in report.unmanaged:
+        console.note(f"unmanaged (never seen in AZURE_SUBSCRIPTION_IDS, left alone): {namespace}")
+    if report.deletes_refused:
+        console.note(
+            f"error: {len(report.gone)} namespaces are gone, more than the limit: none marked deleted; check the "
+            "listing, then run reconcile --allow-deletes N to allow more once."
+        )
+    return 1 if report.failed or report.listing_failures or report.deletes_refused else 0

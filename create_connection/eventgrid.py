@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -40,6 +40,7 @@ class NamespaceEvent:
     namespace: str
     subscription_id: str
     event_hub: str | None = None  # set for an event hub's write or delete
+    resource_id: str | None = None  # the namespace's Azure resource id
 
 
 def parse_namespace_event(event_type: str, subject: str | None, data: Any) -> NamespaceEvent | None:
@@ -69,6 +70,7 @@ def parse_namespace_event(event_type: str, subject: str | None, data: Any) -> Na
         validate_namespace(match.group(2), "subject"),
         match.group(1),
         validate_event_hub(hub, "subject") if hub else None,
+        resource.strip()[: match.end(2)],
     )
 
 
@@ -120,14 +122,13 @@ def _apply_namespace_event(
     telemetry.note_subject(parsed.namespace, event_hub=parsed.event_hub)
     if not runtime.settings.manages_subscription(parsed.subscription_id):
         return f"ignored: subscription {parsed.subscription_id} is not in AZURE_SUBSCRIPTION_IDS"
+    source = replace(source, resource_id=parsed.resource_id)
     if parsed.event_hub is not None:
         return _apply_event_hub_event(runtime, parsed, source)
     if parsed.action == "delete":
-        flows = runtime.dataflows.tear_down_namespace(
-            parsed.namespace, source, in_adobe=runtime.settings.delete_connection_on_namespace_delete
-        )
-        changed = runtime.service.mark_namespace_deleted(parsed.namespace, source)
-        return f"namespace {parsed.namespace} deleted, {changed} record(s) and {flows} dataflow(s) marked"
+        gone = runtime.dataflows.namespace_gone(parsed.namespace, source)
+        marked = f"{gone.connections} record(s) and {gone.dataflows} dataflow(s) marked"
+        return f"namespace {parsed.namespace} deleted, {marked}"
     request = ConnectionRequest(namespace=parsed.namespace, sandbox=runtime.settings.default_sandbox)
     telemetry.note_key(request.key)
     outcome = runtime.service.create_or_get(request, source)

@@ -172,6 +172,15 @@ param assignSubscriptionReader bool = true
 @description('RECONCILE_DELETE: mark the records of namespaces gone from a complete reconcile listing deleted (otherwise they are only reported).')
 param reconcileDelete bool = false
 
+@description('RECONCILE_MAX_DELETE: most namespaces one reconcile pass may mark deleted; when more are gone it marks none and logs an error.')
+param reconcileMaxDelete int = 10
+
+@description('RECONCILE_GONE_GRACE_SECONDS: a record younger than this is never called gone (Resource Graph indexing delay).')
+param reconcileGoneGraceSeconds int = 900
+
+@description('HUB_VISIBLE_AFTER_SECONDS: an event hub Adobe does not list yet is retried, not refused, this long after its event.')
+param hubVisibleAfterSeconds int = 300
+
 @description('DATAFLOWS_TABLE: table holding the dataflow records (created by the app on first use).')
 param dataflowsTableName string = 'EventHubsDataflows'
 
@@ -282,6 +291,9 @@ module functionApp 'modules/function-app.bicep' = {
     azureResourceManagerUrl: azureResourceManagerUrl
     reconcileSchedule: reconcileSchedule
     reconcileDelete: reconcileDelete
+    reconcileMaxDelete: reconcileMaxDelete
+    reconcileGoneGraceSeconds: reconcileGoneGraceSeconds
+    hubVisibleAfterSeconds: hubVisibleAfterSeconds
     dataflowsTableName: dataflowsTableName
     dataflowDatasetId: dataflowDatasetId
     dataflowDataType: dataflowDataType

@@ -21,6 +21,7 @@ from . import telemetry
 from .adobe import AdobeApi, AdobeConnection
 from .clock import Clock
 from .errors import ConnectionBeingCreated, ConnectorError
+from .identity import Identity
 from .logs import log
 from .models import ConnectionKey, State
 from .records import RecordStore, Stored, WriteConflict
@@ -241,48 +242,88 @@ def schedule_verify(verifies: VerifyQueue, key: ConnectionKey, delay: float) -> 
 
 
 def converge(
-    adobe: AdobeApi, sandbox: str, collection: str, name: str, *, keep: str | None, deadline: Deadline
+    adobe: AdobeApi, sandbox: str, identity: Identity, *, keep: str | None, deadline: Deadline
 ) -> AdobeConnection | None:
-    """The one object named `name`: the one with id `keep` when listed, else the oldest; others are deleted."""
-    found = adobe.list_named(sandbox, collection, name, deadline)
-    if not found:
+    """The identity's one object in Adobe, or None. Objects with its content under the name stored with the
+    claim are duplicates of each other: the recorded one (`keep`) is kept, else the oldest, and the others are
+    deleted. Without any, an object with its content under another name (made by hand) is adopted, never
+    deleted. An object with the name and other content is someone else's: never touched."""
+    named = _named(adobe, sandbox, identity, deadline)
+    if named:
+        kept = next((o for o in named if o.id == keep), named[0])
+        for duplicate in named:
+            if duplicate.id != kept.id:
+                _delete_duplicate(adobe, sandbox, identity, duplicate, kept, deadline)
+        return kept
+    if not identity.any_name:
         return None
-    kept = next((c for c in found if c.id == keep), found[0])
-    for duplicate in found:
-        if duplicate.id == kept.id:
-            continue
-        try:
-            adobe.delete(sandbox, collection, duplicate.id, deadline)
-        except ConnectorError as err:
-            if not err.permanent:
-                raise
-            log.warning("could not delete duplicate %s %s of %r: %s", collection, duplicate.id, name, err.code)
-            continue
-        log.warning("deleted duplicate %s %s of %r (kept %s)", collection, duplicate.id, name, kept.id)
-        telemetry.count(telemetry.DUPLICATES_REMOVED, {"sandbox": sandbox, "collection": collection})
+    listed = adobe.list_objects(sandbox, identity.collection, identity.narrow, deadline)
+    others = [o for o in listed if identity.matches(o.content)]
+    if not others:
+        return None
+    kept = next((o for o in others if o.id == keep), others[0])
+    if kept.id != keep:
+        log.info(
+            "found %s %s holding %r's content under the name %r", identity.collection, kept.id, identity.name, kept.name
+        )
     return kept
+
+
+def remove_all(adobe: AdobeApi, sandbox: str, identity: Identity, *, recorded: str | None, deadline: Deadline) -> int:
+    """Delete the recorded object and every object with the identity's content under its stored name (one an
+    uncertain create left unrecorded included); how many were deleted. Others' objects are never touched."""
+    doomed = [o.id for o in _named(adobe, sandbox, identity, deadline)]
+    if recorded is not None and recorded not in doomed:
+        doomed.insert(0, recorded)
+    return sum(1 for object_id in doomed if adobe.delete(sandbox, identity.collection, object_id, deadline))
+
+
+def _named(adobe: AdobeApi, sandbox: str, identity: Identity, deadline: Deadline) -> list[AdobeConnection]:
+    filters = (*identity.narrow, ("name", identity.name))
+    listed = adobe.list_objects(sandbox, identity.collection, filters, deadline)
+    return [o for o in listed if o.name == identity.name and identity.matches(o.content)]
+
+
+def _delete_duplicate(
+    adobe: AdobeApi,
+    sandbox: str,
+    identity: Identity,
+    duplicate: AdobeConnection,
+    kept: AdobeConnection,
+    deadline: Deadline,
+) -> None:
+    collection, name = identity.collection, identity.name
+    try:
+        adobe.delete(sandbox, collection, duplicate.id, deadline)
+    except ConnectorError as err:
+        if not err.permanent:
+            raise
+        log.warning("could not delete duplicate %s %s of %r: %s", collection, duplicate.id, name, err.code)
+        return
+    log.warning("deleted duplicate %s %s of %r (kept %s)", collection, duplicate.id, name, kept.id)
+    telemetry.count(telemetry.DUPLICATES_REMOVED, {"sandbox": sandbox, "collection": collection})
 
 
 def create_once(
     adobe: AdobeApi,
     sandbox: str,
-    collection: str,
+    identity: Identity,
     body: dict[str, Any],
     *,
     keep: str | None,
     look_up_first: bool,
     deadline: Deadline,
 ) -> AdobeConnection:
-    """Create the object named `body["name"]`; after an uncertain outcome, find (and converge) it first.
+    """Create the identity's object (`body` carries its stored name); after an uncertain outcome, look it up
+    by content (and converge) before any repeat.
 
     The result's `uncertain` (or a raised error's `outcome_unknown`) says a verify must follow.
     """
-    name = str(body["name"])
     return adobe.create(
         sandbox,
-        collection,
+        identity.collection,
         body,
         deadline,
         look_up_first=look_up_first,
-        lookup=lambda: converge(adobe, sandbox, collection, name, keep=keep, deadline=deadline),
+        lookup=lambda: converge(adobe, sandbox, identity, keep=keep, deadline=deadline),
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from .identity import Identity, flow_identity, source_identity, target_identity
 from .lifecycle import Lifecycle
 from .models import ConnectionKey
 from .models_base import LastError, State, iso
@@ -84,6 +85,20 @@ class DataflowRecord(Lifecycle):
 
     def object_name(self, step: Step) -> str:
         return self.name if step is Step.FLOW else object_name(self.key, step)
+
+    def identity(self, step: Step) -> Identity | None:
+        """What one of the dataflow's objects holds (contract "Identity"); None while what it is made on is
+        not known yet (a source before its base connection, a flow before its source and target)."""
+        name = self.object_name(step)
+        if step is Step.SOURCE:
+            if self.connection_id is None:
+                return None
+            return source_identity(self.key, name, connection_id=self.connection_id, consumer_group=self.consumer_group)
+        if step is Step.TARGET:
+            return target_identity(name, dataset_id=self.dataset_id)
+        if self.source_connection_id is None or self.target_connection_id is None:
+            return None
+        return flow_identity(name, source_id=self.source_connection_id, target_id=self.target_connection_id)
 
     def with_object(self, step: Step, object_id: str | None) -> DataflowRecord:
         if step is Step.SOURCE:

@@ -13,12 +13,12 @@ A create:
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from .adobe import EVENT_HUBS_SPEC_ID, AdobeApi, Dataset
-from .claims import Claim, Claims, VerifyQueue, converge, create_once, schedule_verify
+from .claims import Claim, Claims, VerifyQueue, converge, create_once, remove_all, schedule_verify
 from .clock import Clock
 from .dataflow_records import DataflowOutcome, DataflowRecord, DataflowRequest, Step, object_name
 from .errors import (
@@ -26,21 +26,29 @@ from .errors import (
     ConsumerGroupInUse,
     DataflowNotFound,
     DatasetNotFound,
+    DependencyUnavailable,
     EventHubNotFound,
     SecretNotFound,
     SecretProblem,
 )
+from .identity import DATA_LAKE_SPEC_ID, FLOW_SPEC_ID
 from .logs import log
 from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Source, State
 from .notifications import EventPublisher
-from .records import RecordStore, Stored
+from .records import RecordStore, Stored, WriteConflict
 from .retry import Deadline
 from .service import ConnectionService
 from .settings import Settings
 
-DATA_LAKE_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
-FLOW_SPEC_ID = "d69717ba-71b4-4313-b654-49f9cf126d7a"
 DataflowStore = RecordStore[DataflowRecord]
+
+
+@dataclass(frozen=True)
+class Gone:
+    """What marking a namespace gone changed: connection records and dataflows."""
+
+    connections: int
+    dataflows: int
 
 
 class DataflowService:
@@ -95,7 +103,7 @@ class DataflowService:
         try:
             connection = self._base_connection(request, source)
             deadline = self._deadline()
-            dataset = self._check(request, connection, deadline)
+            dataset = self._check(request, connection, source, deadline)
         except ConnectorError as err:
             if err.permanent:
                 self._record_failure(request, stored, connection_id=None, err=err, source=source)
@@ -148,13 +156,12 @@ class DataflowService:
             )
         return record
 
-    def _check(self, request: DataflowRequest, connection: ConnectionRecord, deadline: Deadline) -> Dataset:
+    def _check(
+        self, request: DataflowRequest, connection: ConnectionRecord, source: Source, deadline: Deadline
+    ) -> Dataset:
         """What Adobe can check cheaply, before anything is created."""
         if connection.event_hubs is not None and request.event_hub not in connection.event_hubs:
-            raise EventHubNotFound(
-                f"Event hub '{request.event_hub}' is not among the event hubs Adobe lists for namespace "
-                f"'{request.namespace}' ({', '.join(connection.event_hubs) or 'none'})."
-            )
+            self._check_listed(request, self.connections.explore_again(connection, deadline), source)
         dataset = self.adobe.read_dataset(request.sandbox, request.dataset_id, deadline)
         if dataset is None:
             raise DatasetNotFound(f"Dataset '{request.dataset_id}' does not exist in sandbox '{request.sandbox}'.")
@@ -173,6 +180,27 @@ class DataflowService:
                     "another consumerGroup."
                 )
         return dataset
+
+    def _check_listed(self, request: DataflowRequest, listed: tuple[str, ...] | None, source: Source) -> None:
+        """The stored listing is a cache: only a fresh listing without the hub refuses it, and not while the hub's
+        event is younger than HUB_VISIBLE_AFTER_SECONDS (Adobe may list a new hub later than Azure announces it)."""
+        if listed is None or request.event_hub in listed:
+            return
+        hubs = f"({', '.join(listed) or 'none'})"
+        age = (self.clock.now() - source.event_time).total_seconds() if source.event_time else None
+        visible_after = self.settings.hub_visible_after_seconds
+        if age is not None and age < visible_after:
+            raise DependencyUnavailable(
+                f"Adobe does not list event hub '{request.event_hub}' of namespace '{request.namespace}' yet {hubs}; "
+                f"its event is {age:.0f} s old and a new hub may take up to {visible_after:g} s to be listed: "
+                "retried later.",
+                dependency="Adobe Flow Service",
+                retry_after=max(1, min(60, int(visible_after - age) + 1)),
+            )
+        raise EventHubNotFound(
+            f"Event hub '{request.event_hub}' is not among the event hubs Adobe lists for namespace "
+            f"'{request.namespace}' {hubs}."
+        )
 
     def _new_record(self, request: DataflowRequest, now: datetime, source: Source) -> DataflowRecord:
         return DataflowRecord(
@@ -215,10 +243,12 @@ class DataflowService:
                     continue
                 body = _body(step, record, connection, dataset)
                 look_first = record.may_exist or connection.adopted
+                identity = record.identity(step)
+                assert identity is not None  # made in order: what it is made on is recorded
                 made = create_once(
                     self.adobe,
                     record.key.sandbox,
-                    step.value,
+                    identity,
                     body,
                     keep=None,
                     look_up_first=look_first,
@@ -241,6 +271,8 @@ class DataflowService:
     def verify(self, key: ConnectionKey, source: Source) -> DataflowRecord | None:
         """Keep exactly one of each of the dataflow's objects: the recorded one, else the oldest (recorded)."""
         stored = self.records.get(key)
+        if stored is not None and stored.record.state is State.DELETED and stored.record.adobe_deleted:
+            return self._finish_teardown(key, source)
         if stored is None or stored.record.state is State.DELETED:
             return stored.record if stored else None
         claim = self.claims.take(
@@ -254,13 +286,11 @@ class DataflowService:
         deadline = self._deadline()
         try:
             for step in Step:
-                kept = converge(
-                    self.adobe,
-                    key.sandbox,
-                    step.value,
-                    record.object_name(step),
-                    keep=record.object_id(step),
-                    deadline=deadline,
+                identity = claim.record.identity(step)  # as recorded: a flow on a source gone since is found too
+                kept = (
+                    converge(self.adobe, key.sandbox, identity, keep=record.object_id(step), deadline=deadline)
+                    if identity is not None
+                    else None
                 )
                 record = record.with_object(step, kept.id if kept else None)
             if previous.state is State.READY:
@@ -314,9 +344,7 @@ class DataflowService:
         record, error = claim.record.unleased(), None
         try:
             for step in (Step.FLOW, Step.SOURCE, Step.TARGET) if in_adobe else ():
-                object_id = record.object_id(step)
-                if object_id is not None:
-                    self.adobe.delete(key.sandbox, step.value, object_id, self._deadline())
+                self._remove(record, step)
             record = replace(record, adobe_deleted=in_adobe, last_error=None)
         except ConnectorError as err:
             error = err
@@ -329,6 +357,43 @@ class DataflowService:
             raise error
         return previous.state is not State.DELETED
 
+    def _finish_teardown(self, key: ConnectionKey, source: Source) -> DataflowRecord | None:
+        """A verify of a dataflow torn down in Adobe: an object whose create committed late is deleted too."""
+        claim = self.claims.take_for_deletion(
+            key,
+            source_id=source.id,
+            event_time=None,
+            proceed=lambda current: current.state is State.DELETED and current.adobe_deleted,
+        )
+        if claim is None:
+            stored = self.records.get(key)
+            return stored.record if stored else None
+        try:
+            removed = sum(self._remove(claim.record, step) for step in (Step.FLOW, Step.SOURCE, Step.TARGET))
+        finally:
+            self.claims.release(claim, claim.record.unleased())
+        if removed:
+            log.warning("verify of dataflow %s: deleted %d object(s) left in Adobe after the teardown", key, removed)
+        return claim.record.unleased()
+
+    def _remove(self, record: DataflowRecord, step: Step) -> int:
+        """The recorded object of `step` and any with its content and stored name (an uncertain create's)."""
+        identity, recorded = record.identity(step), record.object_id(step)
+        if identity is None:
+            return int(
+                recorded is not None and self.adobe.delete(record.key.sandbox, step.value, recorded, self._deadline())
+            )
+        return remove_all(self.adobe, record.key.sandbox, identity, recorded=recorded, deadline=self._deadline())
+
+    def namespace_gone(self, namespace: str, source: Source) -> Gone:
+        """A namespace that no longer exists (its delete event, a reconcile that lists it no more): its dataflows
+        are torn down first (Adobe refuses to delete a connection that flows use, 1418-400), then its connections
+        marked deleted; in Adobe too with DELETE_CONNECTION_ON_NAMESPACE_DELETE."""
+        flows = self.tear_down_namespace(
+            namespace, source, in_adobe=self.settings.delete_connection_on_namespace_delete
+        )
+        return Gone(self.connections.mark_namespace_deleted(namespace, source), flows)
+
     def tear_down_namespace(self, namespace: str, source: Source, *, in_adobe: bool) -> int:
         """Every dataflow of a deleted namespace, before its base connection (Adobe's 1418-400 otherwise)."""
         records = list(self.records.list(namespace=namespace))
@@ -337,7 +402,28 @@ class DataflowService:
     def tear_down_event_hub(self, namespace: str, event_hub: str, source: Source) -> int:
         """The dataflows of a deleted event hub, in every sandbox (the event carries none)."""
         records = [r for r in self.records.list(namespace=namespace) if r.key.event_hub == event_hub]
+        if not records and source.event_time is not None and self._tombstone(namespace, event_hub, source):
+            return 0
+        records = records or [r for r in self.records.list(namespace=namespace) if r.key.event_hub == event_hub]
         return sum(1 for record in records if self.tear_down(record.key, source))
+
+    def _tombstone(self, namespace: str, event_hub: str, source: Source) -> bool:
+        """A hub deleted before its dataflow was recorded: a `deleted` record holding the event's time, so the
+        older `eventhubs/write` delivered later creates nothing. False when a record appeared meanwhile."""
+        defaults, now = self.settings.dataflow_defaults, self.clock.now()
+        request = DataflowRequest(namespace, defaults.sandbox, event_hub, defaults.dataset_id or "")
+        tombstone = self._new_record(request, now, source).deleted(now=now, source_id=source.id)
+        try:
+            self.records.insert(tombstone)
+        except WriteConflict:
+            return False
+        log.info(
+            "event hub %s/%s deleted before any dataflow record: tombstone (%s)",
+            namespace,
+            event_hub,
+            source.describe(),
+        )
+        return True
 
     def resume_pending(self, namespace: str, source: Source) -> int:
         """Dataflows that waited for their namespace's connection (its secret came later)."""

@@ -27,6 +27,8 @@ class Namespace:
     name: str
     subscription_id: str
     resource_group: str
+    #: Its Azure resource id (as listed; empty when the row had none).
+    id: str = ""
 
 
 @dataclass
@@ -39,6 +41,10 @@ class Listing:
     @property
     def complete(self) -> bool:
         return not self.failures
+
+    def complete_for(self, subscription_id: str) -> bool:
+        """Whether this subscription was listed completely (every page, nothing left out)."""
+        return subscription_id.lower() not in self.failures
 
 
 class Inventory(Protocol):
@@ -69,6 +75,9 @@ class ResourceGraphInventory:
             return listing
         except _Refused:
             pass
+        except _Partial as err:
+            log.warning("Resource Graph listing is partial: %s; nothing is called gone", err.reason)
+            return Listing(failures=dict.fromkeys(wanted, f"partial listing: {err.reason}"))
         except DependencyUnavailable as err:
             return Listing(failures=dict.fromkeys(wanted, err.message))
         for subscription in wanted:  # isolate the forbidden one(s)
@@ -76,6 +85,8 @@ class ResourceGraphInventory:
                 listing.namespaces += self._query([subscription], deadline)
             except _Refused as err:
                 listing.failures[subscription] = err.reason
+            except _Partial as err:
+                listing.failures[subscription] = f"partial listing: {err.reason}"
             except DependencyUnavailable as err:
                 listing.failures[subscription] = err.message
         return listing
@@ -85,6 +96,7 @@ class ResourceGraphInventory:
 
         found: builtins.list[Namespace] = []
         token: str | None = None
+        rows, total = 0, None
         for _ in range(MAX_PAGES):
             options = QueryRequestOptions(skip_token=token, top=self._page_size, result_format="objectArray")
             request = QueryRequest(subscriptions=subscriptions, query=QUERY, options=options)
@@ -93,9 +105,16 @@ class ResourceGraphInventory:
                 dependency="Azure Resource Graph",
                 deadline=deadline,
             )
-            found += [n for n in (_namespace(row) for row in page.data or []) if n is not None]
+            data = page.data or []
+            rows += len(data)
+            total = page.total_records if total is None else total
+            if str(getattr(page, "result_truncated", "") or "").lower() == "true":
+                raise _Partial("Resource Graph marked its answer truncated (resultTruncated)")
+            found += [n for n in (_namespace(row) for row in data) if n is not None]
             token = page.skip_token
             if not token:
+                if total is not None and rows != total:
+                    raise _Partial(f"Resource Graph answered {rows} row(s) of the {total} it counted (totalRecords)")
                 return found
         raise DependencyUnavailable("Azure Resource Graph listed too many pages.", dependency="Azure Resource Graph")
 
@@ -136,6 +155,14 @@ class _Refused(Exception):
         self.reason = reason
 
 
+class _Partial(Exception):
+    """An answer that left rows out: a partial listing, which calls nothing gone."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def _namespace(row: Any) -> Namespace | None:
     if not isinstance(row, dict):
         return None
@@ -143,4 +170,10 @@ def _namespace(row: Any) -> Namespace | None:
     if not isinstance(name, str) or not NAMESPACE_PATTERN.fullmatch(name) or not isinstance(subscription, str):
         log.warning("Resource Graph listed a namespace that is not usable; ignored")
         return None
-    return Namespace(name.lower(), subscription.lower(), str(row.get("resourceGroup") or ""))
+    resource_id = row.get("id")
+    return Namespace(
+        name.lower(),
+        subscription.lower(),
+        str(row.get("resourceGroup") or ""),
+        resource_id if isinstance(resource_id, str) else "",
+    )

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from .lifecycle import Lifecycle
 from .models_base import AuthType, LastError, State, Warning, iso
+
+_SUBSCRIPTION: Final = re.compile(r"/subscriptions/([^/]+)/", re.IGNORECASE)
+
+
+def subscription_of(resource_id: str | None) -> str | None:
+    """The lowercase subscription id in an Azure resource id, or None."""
+    match = _SUBSCRIPTION.match(resource_id or "")
+    return match.group(1).lower() if match else None
+
 
 __all__ = [
     "AuthType",
@@ -97,6 +107,19 @@ class ConnectionRecord(Lifecycle):
     #: The event hubs Flow Service explore listed (None: not listed); `warning` says why not.
     event_hubs: tuple[str, ...] | None = None
     warning: Warning | None = None
+    #: The namespace's Azure resource id, as a Resource Graph listing or an Event Grid event last showed it.
+    resource_id: str | None = None
+
+    @property
+    def subscription_id(self) -> str | None:
+        """The subscription the namespace was last seen in (None: never seen by a listing or an event)."""
+        return subscription_of(self.resource_id)
+
+    def seen_at(self, resource_id: str | None) -> ConnectionRecord:
+        """The record noting where a listing or an event showed its namespace."""
+        if resource_id is None or resource_id == self.resource_id:
+            return self
+        return replace(self, resource_id=resource_id)
 
     def explored(self, event_hubs: tuple[str, ...] | None, warning: Warning | None) -> ConnectionRecord:
         """The record with what explore listed (or the warning that says why it could not)."""
@@ -170,6 +193,8 @@ class Source:
     id: str | None = None
     #: When the event happened (Event Grid `eventTime`): an event older than one applied changes nothing.
     event_time: datetime | None = None
+    #: The namespace's Azure resource id, when the event (or listing) that asked showed it.
+    resource_id: str | None = None
 
     @property
     def is_event(self) -> bool:

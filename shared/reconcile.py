@@ -2,21 +2,23 @@
 
 One pass:
   1. list the namespaces of AZURE_SUBSCRIPTION_IDS (Resource Graph, every page);
-  2. one table query for the records; in each sandbox in use (the default and those recorded), adopt
-     Adobe's Event Hubs base connections that have no record (storage recreated), creating nothing;
+  2. one table query for the records (each notes the resource id the listing shows for its namespace); in
+     each sandbox in use (the default and those recorded), adopt Adobe's Event Hubs base connections that
+     have no record (storage recreated), creating nothing, when their namespace is listed (managed);
   3. a namespace without a record in the default sandbox gets a `reconcile`
      message on the request queue (handled like a namespace-created event: no secret → `pending_secret`),
      or, with `now`, is created at once by a bounded pool;
   4. `ready` records due for verification get a verify message;
-  5. records whose namespace is gone from a complete listing are reported, and marked deleted only
-     with RECONCILE_DELETE=true; a failed or partial listing changes nothing.
+  5. records whose namespace was seen in a managed subscription that a complete listing no longer shows
+     are reported, and with RECONCILE_DELETE=true torn down as its delete event would (dataflows first),
+     at most RECONCILE_MAX_DELETE per pass; records never seen in a managed subscription are `unmanaged`
+     and left alone; a failed or partial listing calls nothing gone.
 Duplicates (two reconciles at once) are absorbed by the claim protocol.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -25,8 +27,10 @@ from typing import Any, Final, Protocol
 
 from .adobe import AdobeApi
 from .clock import Clock
+from .dataflows import DataflowService
 from .errors import ConnectorError, SecretNotFound
-from .inventory import Inventory, Listing
+from .identity import connection_namespace
+from .inventory import Inventory, Listing, Namespace
 from .logs import log
 from .models import AuthType, ConnectionKey, ConnectionRecord, ConnectionRequest, Source, State
 from .records import ConnectionStore, WriteConflict
@@ -34,11 +38,8 @@ from .retry import Deadline
 from .service import ConnectionService
 from .settings import Settings
 
-_NAME: Final = re.compile(r"Azure Event Hubs ([a-z][a-z0-9-]{4,48}[a-z0-9])(?: ([a-z0-9][a-z0-9._-]*))?")
 LISTING_BUDGET_SECONDS: Final = 120.0
 SEND_THREADS: Final = 8
-#: A record this young is never called gone: Resource Graph may not list a namespace created just now.
-GONE_GRACE_SECONDS: Final = 900.0
 
 
 class RequestSender(Protocol):
@@ -59,7 +60,11 @@ class Report:
     verifies: int = 0
     gone: list[str] = field(default_factory=list)
     marked_deleted: int = 0
+    #: More namespaces were gone than RECONCILE_MAX_DELETE allows: none was marked.
+    deletes_refused: bool = False
     adopted: int = 0
+    #: Namespaces of records or Adobe connections never seen in a managed subscription: left alone.
+    unmanaged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     listing_failures: dict[str, str] = field(default_factory=dict)
     skipped: str | None = None
@@ -72,7 +77,8 @@ class Report:
             f"reconcile: {self.seen} namespaces seen, {self.queued} queued, {self.created} created, "
             f"{self.ready} already ready, {self.pending_secret} pending secret, {self.verifies} verifies, "
             f"{len(self.gone)} gone ({self.marked_deleted} marked deleted), {self.adopted} adopted, "
-            f"{len(self.failed)} failed, {len(self.listing_failures)} subscription(s) not listed"
+            f"{len(self.unmanaged)} unmanaged, {len(self.failed)} failed, "
+            f"{len(self.listing_failures)} subscription(s) not listed"
         )
 
 
@@ -85,6 +91,7 @@ class Reconciler:
         *,
         inventory: Inventory,
         connections: ConnectionService,
+        dataflows: DataflowService,
         records: ConnectionStore,
         adobe: AdobeApi,
         requests: RequestSender,
@@ -93,6 +100,7 @@ class Reconciler:
         self.settings = settings
         self.inventory = inventory
         self.connections = connections
+        self.dataflows = dataflows
         self.records = records
         self.adobe = adobe
         self.requests = requests
@@ -106,9 +114,10 @@ class Reconciler:
         concurrency: int = 8,
         progress: Callable[[int, int], None] = lambda done, total: None,
         adopt_in: Iterable[str] = (),
+        max_delete: int | None = None,
     ) -> Report:
         """One pass; `adopt_in` names more sandboxes to adopt connections from (after storage was lost, no
-        record says which other sandboxes are in use)."""
+        record says which other sandboxes are in use); `max_delete` overrides RECONCILE_MAX_DELETE."""
         report = Report()
         if not self.settings.subscription_ids:
             report.skipped = "AZURE_SUBSCRIPTION_IDS is not set: nothing to list"
@@ -121,10 +130,12 @@ class Reconciler:
         for subscription, reason in listing.failures.items():
             log.warning("reconcile: subscription %s not listed: %s", subscription, reason)
         report.seen = len({n.name for n in listing.namespaces})
+        listed = {n.name: n for n in listing.namespaces}
         sandbox = self.settings.default_sandbox
-        records = {r.key: r for r in self.records.list()}
+        records = {r.key: self._note_seen(r, listed, dry_run) for r in self.records.list()}
+        unmanaged: set[str] = set()
         for in_use in sorted({sandbox, *adopt_in} | {key.sandbox for key in records}):
-            report.adopted += self._adopt(in_use, records, dry_run)
+            report.adopted += self._adopt(in_use, records, listed, unmanaged, dry_run)
         by_namespace: dict[str, list[ConnectionRecord]] = {}
         for record in records.values():
             by_namespace.setdefault(record.key.namespace, []).append(record)
@@ -139,22 +150,49 @@ class Reconciler:
         else:
             self._queue_creates(missing, sandbox, report, dry_run, progress)
         report.verifies = self._verify_due(records.values(), dry_run)
-        self._gone(listing, by_namespace, report, dry_run)
+        self._gone(listing, by_namespace, unmanaged, report, dry_run, max_delete)
+        report.unmanaged = sorted(unmanaged)
         log.info(report.summary())
         return report
 
-    def _adopt(self, sandbox: str, records: dict[ConnectionKey, ConnectionRecord], dry_run: bool) -> int:
-        """Adobe's Event Hubs base connections without a record get a `ready` record; nothing is created."""
+    def _note_seen(self, record: ConnectionRecord, listed: dict[str, Namespace], dry_run: bool) -> ConnectionRecord:
+        """The record noting the resource id the listing shows for its namespace (what makes it managed)."""
+        namespace = listed.get(record.key.namespace)
+        if namespace is None or not namespace.id or record.resource_id == namespace.id or dry_run:
+            return record
+        stored = self.records.get(record.key)
+        if stored is None or stored.record.lease_live(self.clock.now()):
+            return record
+        try:
+            return self.records.replace(stored.record.seen_at(namespace.id), stored.etag).record
+        except (WriteConflict, ConnectorError):
+            return record  # noted on the next pass
+
+    def _adopt(
+        self,
+        sandbox: str,
+        records: dict[ConnectionKey, ConnectionRecord],
+        listed: dict[str, Namespace],
+        unmanaged: set[str],
+        dry_run: bool,
+    ) -> int:
+        """Adobe's Event Hubs base connections without a record get a `ready` record, when their namespace is
+        listed in a managed subscription (others are reported `unmanaged`); nothing is created."""
         adopted = 0
         try:
-            listed = self.adobe.list_connections(sandbox, Deadline(self.clock.monotonic, LISTING_BUDGET_SECONDS))
+            found = self.adobe.list_connections(sandbox, Deadline(self.clock.monotonic, LISTING_BUDGET_SECONDS))
         except ConnectorError as err:
             log.warning("reconcile: could not list Adobe's connections in %s (%s); nothing adopted", sandbox, err.code)
             return 0
-        for item in sorted(listed, key=lambda i: (i.get("createdAt") or 0, str(i.get("id")))):
+        for item in sorted(found, key=lambda i: (i.get("createdAt") or 0, str(i.get("id")))):
             record = self._adoptable(sandbox, item)
             if record is None or record.key in records:
                 continue
+            namespace = listed.get(record.key.namespace)
+            if namespace is None:
+                unmanaged.add(record.key.namespace)
+                continue
+            record = record.seen_at(namespace.id or None)
             if not dry_run:
                 try:
                     self.records.insert(record)
@@ -166,21 +204,18 @@ class Reconciler:
         return adopted
 
     def _adoptable(self, sandbox: str, item: dict[str, Any]) -> ConnectionRecord | None:
-        """A record for a listed connection, when it is one of ours (an Event Hubs source, by name or params)."""
-        auth: dict[str, Any] = item["auth"] if isinstance(item.get("auth"), dict) else {}
-        params: dict[str, Any] = auth["params"] if isinstance(auth.get("params"), dict) else {}
-        if not ({"sasKeyName", "tenantId"} & set(params)):
-            return None  # not a source's auth (Event Hubs destinations share the spec id)
-        match = _NAME.fullmatch(str(item.get("name") or ""))
-        namespace = str(params.get("namespace") or (match.group(1) if match else "")).lower()
-        if not namespace:
-            return None
-        hub = params.get("eventHubName") or (match.group(2) if match else None)
+        """A record for a listed connection, when its content is an Event Hubs source's (contract "Identity": the
+        namespace and event hub it holds, never its name)."""
+        held = connection_namespace(item)
+        if held is None:
+            return None  # not a source's auth (Event Hubs destinations share the spec id), or no namespace
+        namespace, hub = held
+        params = item["auth"]["params"]
         auth_type = AuthType.SAS if "sasKeyName" in params else AuthType.AAD
         now = self.clock.now()
         template = self.settings.sas_secret_name if auth_type is AuthType.SAS else self.settings.aad_secret_name
         return ConnectionRecord(
-            key=ConnectionKey(sandbox, namespace, str(hub).lower() if hub else None),
+            key=ConnectionKey(sandbox, namespace, hub),
             state=State.READY,
             auth_type=auth_type,
             name=str(item.get("name")),
@@ -272,27 +307,53 @@ class Reconciler:
         return due
 
     def _gone(
-        self, listing: Listing, by_namespace: dict[str, list[ConnectionRecord]], report: Report, dry_run: bool
+        self,
+        listing: Listing,
+        by_namespace: dict[str, list[ConnectionRecord]],
+        unmanaged: set[str],
+        report: Report,
+        dry_run: bool,
+        max_delete: int | None,
     ) -> None:
+        """Namespaces seen in a managed subscription that its complete listing no longer shows, past the grace;
+        marked gone (as their delete event would) only with RECONCILE_DELETE, and only up to the limit."""
         listed = {n.name for n in listing.namespaces}
-        now = self.clock.now()
-        report.gone = sorted(
-            ns
-            for ns, records in by_namespace.items()
-            if ns not in listed
-            and any(r.state is not State.DELETED for r in records)
-            and all((now - r.created_at).total_seconds() >= GONE_GRACE_SECONDS for r in records)
-        )
+        now, grace = self.clock.now(), self.settings.reconcile_gone_grace_seconds
+        gone = []
+        for namespace, records in by_namespace.items():
+            live = [r for r in records if r.state is not State.DELETED]
+            if namespace in listed or not live:
+                continue
+            subscriptions = {r.subscription_id for r in live} - {None}
+            managed = {s for s in subscriptions if s in self.settings.subscription_ids}
+            if not managed:
+                unmanaged.add(namespace)  # never seen where this app manages: not ours to call gone
+            elif all(listing.complete_for(s) for s in managed) and all(
+                (now - r.created_at).total_seconds() >= grace for r in records
+            ):
+                gone.append(namespace)
+        report.gone = sorted(gone)
         if not report.gone:
             return
-        if not listing.complete:
-            log.warning(
-                "reconcile: the listing is partial; %d namespace(s) not listed are left alone", len(report.gone)
-            )
-            return
+        limit = self.settings.reconcile_max_delete if max_delete is None else max_delete
         log.warning(
             "reconcile: %d recorded namespace(s) no longer exist: %s", len(report.gone), ", ".join(report.gone[:20])
         )
-        if self.settings.reconcile_delete and not dry_run:
-            for namespace in report.gone:
-                report.marked_deleted += self.connections.mark_namespace_deleted(namespace, Source("reconcile"))
+        if not self.settings.reconcile_delete or dry_run:
+            return
+        if len(report.gone) > limit:
+            report.deletes_refused = True
+            log.error(
+                "reconcile: %d namespaces are gone, more than RECONCILE_MAX_DELETE (%d): none marked deleted. Check "
+                "AZURE_SUBSCRIPTION_IDS and the listing; `python -m cli reconcile --allow-deletes N` allows more once.",
+                len(report.gone),
+                limit,
+            )
+            return
+        for namespace in report.gone:
+            try:
+                gone_now = self.dataflows.namespace_gone(namespace, Source("reconcile"))
+            except ConnectorError as err:
+                report.failed[namespace] = f"{err.code}: {err.message}"
+                continue
+            report.marked_deleted += gone_now.connections

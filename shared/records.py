@@ -283,6 +283,7 @@ def to_entity(record: ConnectionRecord) -> dict[str, Any]:
         "LastEventAt": record.last_event_at,
         "Adopted": record.adopted or None,
         "Description": record.description,
+        "ResourceId": record.resource_id,
         "EventHubs": json.dumps(list(record.event_hubs)) if record.event_hubs is not None else None,
         "WarningCode": record.warning.code if record.warning else None,
         "WarningMessage": record.warning.message if record.warning else None,
@@ -335,6 +336,7 @@ def from_entity(entity: dict[str, Any]) -> ConnectionRecord:
         last_event_at=_dt(entity.get("LastEventAt")),
         adopted=bool(entity.get("Adopted", False)),
         description=entity.get("Description"),
+        resource_id=entity.get("ResourceId"),
         event_hubs=tuple(json.loads(entity["EventHubs"])) if entity.get("EventHubs") else None,
         warning=Warning(str(entity["WarningCode"]), str(entity.get("WarningMessage", "")))
         if entity.get("WarningCode")

@@ -63,6 +63,7 @@ class Runtime:
                     self.settings,
                     inventory=ResourceGraphInventory(_resource_graph(self.settings, self.credential), self.retrier),
                     connections=self.service,
+                    dataflows=self.dataflows,
                     records=self.records,
                     adobe=self.adobe,
                     requests=self.verifies,

@@ -19,12 +19,23 @@ from typing import Any
 
 from . import telemetry
 from .adobe import AdobeApi, AdobeConnection, ConnectionMissing, connection_body, is_unknown_auth_spec
-from .claims import Claim, Claims, VerifyQueue, converge, create_once, schedule_verify
+from .claims import Claim, Claims, VerifyQueue, converge, create_once, remove_all, schedule_verify
 from .clock import Clock
 from .credentials import NamespaceAuth, load_adobe_credentials, namespace_auth
 from .errors import AdobeRejected, ConnectionNotFound, ConnectorError, SecretNotFound
+from .identity import connection_identity
 from .logs import log
-from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Outcome, Source, State, Warning
+from .models import (
+    AuthType,
+    ConnectionKey,
+    ConnectionRecord,
+    ConnectionRequest,
+    LastError,
+    Outcome,
+    Source,
+    State,
+    Warning,
+)
 from .notifications import EventPublisher
 from .records import ConnectionStore, StoredRecord, WriteConflict
 from .retry import Deadline
@@ -195,30 +206,38 @@ class ConnectionService:
         key = request.key
 
         def new_record(now: datetime) -> ConnectionRecord:
-            return ConnectionRecord(
-                key=key,
-                state=State.CREATING,
-                auth_type=request.auth_type,
-                name=request.name or key.connection_name,
-                created_at=now,
-                updated_at=now,
-                secret_name=secret_name,
-                description=request.description,
-            ).saw_event(source.event_time)
+            return (
+                ConnectionRecord(
+                    key=key,
+                    state=State.CREATING,
+                    auth_type=request.auth_type,
+                    name=request.name or key.connection_name,
+                    created_at=now,
+                    updated_at=now,
+                    secret_name=secret_name,
+                    description=request.description,
+                )
+                .saw_event(source.event_time)
+                .seen_at(source.resource_id)
+            )
 
         def takeover(current: ConnectionRecord) -> ConnectionRecord:
             # A claim that expired while `creating`, or a failure after a POST, may have reached Adobe:
             # the name it used is kept so the lookup finds it.
             may_exist = current.may_exist or current.state is State.CREATING or current.connection_id is not None
-            return replace(
-                current,
-                auth_type=request.auth_type if current.connection_id is None else current.auth_type,
-                name=current.name if may_exist else (request.name or key.connection_name),
-                connection_id=None if current.state is State.READY else current.connection_id,
-                secret_name=secret_name,
-                description=request.description or current.description,
-                may_exist=may_exist,
-            ).saw_event(source.event_time)
+            return (
+                replace(
+                    current,
+                    auth_type=request.auth_type if current.connection_id is None else current.auth_type,
+                    name=current.name if may_exist else (request.name or key.connection_name),
+                    connection_id=None if current.state is State.READY else current.connection_id,
+                    secret_name=secret_name,
+                    description=request.description or current.description,
+                    may_exist=may_exist,
+                )
+                .saw_event(source.event_time)
+                .seen_at(source.resource_id)
+            )
 
         claim = self.claims.take(
             key,
@@ -245,7 +264,7 @@ class ConnectionService:
                 return create_once(
                     self.adobe,
                     record.key.sandbox,
-                    "connections",
+                    connection_identity(record.key, record.name),
                     body,
                     keep=record.connection_id,
                     look_up_first=record.may_exist,
@@ -290,6 +309,20 @@ class ConnectionService:
             log.warning("could not list the event hubs of %s (%s); the next verify tries again", record.key, err.code)
             return record.event_hubs, record.warning
 
+    def explore_again(self, record: ConnectionRecord, deadline: Deadline) -> tuple[str, ...] | None:
+        """A fresh explore listing of a ready connection, stored on its record (best effort); None when Adobe
+        cannot list its event hubs. A transient failure raises: a stale listing never refuses anything."""
+        assert record.connection_id is not None
+        try:
+            event_hubs = self.adobe.explore(record.key.sandbox, record.connection_id, deadline)
+        except AdobeRejected:
+            return None
+        stored = self.records.get(record.key)
+        if stored is not None and stored.record.connection_id == record.connection_id:
+            with contextlib.suppress(WriteConflict, ConnectorError):
+                self.records.replace(stored.record.explored(event_hubs, None), stored.etag)
+        return event_hubs
+
     def _verification_due(self, record: ConnectionRecord) -> bool:
         checked = record.verified_at or record.updated_at
         return (self.clock.now() - checked).total_seconds() >= self.settings.verify_after_seconds
@@ -331,6 +364,8 @@ class ConnectionService:
         with its name, which is recorded), delete the others, create it again for a `ready` record."""
         deadline = self.new_deadline()
         stored = self.records.get(key)
+        if stored is not None and stored.record.state is State.DELETED and stored.record.adobe_deleted:
+            return self._finish_deletion(key, source)
         if stored is None or stored.record.state in (State.DELETED, State.PENDING_SECRET):
             log.info("verify of %s: nothing to verify (%s)", key, stored.record.state.value if stored else "no record")
             return stored.record if stored else None
@@ -348,7 +383,11 @@ class ConnectionService:
         assert previous is not None
         try:
             kept = converge(
-                self.adobe, key.sandbox, "connections", previous.name, keep=previous.connection_id, deadline=deadline
+                self.adobe,
+                key.sandbox,
+                connection_identity(key, previous.name),
+                keep=previous.connection_id,
+                deadline=deadline,
             )
         except ConnectorError:
             self.claims.release(claim, claim.record.released(previous))
@@ -386,7 +425,10 @@ class ConnectionService:
         """
         changed, in_adobe = 0, self.settings.delete_connection_on_namespace_delete
         transient: ConnectorError | None = None
-        for listed in list(self.records.list(namespace=namespace)):
+        listed_records = list(self.records.list(namespace=namespace))
+        if not listed_records and source.event_time is not None and self._tombstone(namespace, source):
+            return 0
+        for listed in listed_records or list(self.records.list(namespace=namespace)):
             try:
                 if self.mark_deleted(listed.key, source, in_adobe=in_adobe):
                     changed += 1
@@ -398,6 +440,27 @@ class ConnectionService:
             raise transient
         return changed
 
+    def _tombstone(self, namespace: str, source: Source) -> bool:
+        """A deletion that overtook its create: a `deleted` record holding the event's time, so the older create
+        event delivered later changes nothing. False when a record appeared meanwhile (then marked as usual)."""
+        now = self.clock.now()
+        key = ConnectionKey(self.settings.default_sandbox, namespace)
+        tombstone = ConnectionRecord(
+            key=key,
+            state=State.DELETED,
+            auth_type=AuthType.SAS,
+            name=key.connection_name,
+            created_at=now,
+            updated_at=now,
+            source_id=source.id,
+        )
+        try:
+            self.records.insert(tombstone.saw_event(source.event_time).seen_at(source.resource_id))
+        except WriteConflict:
+            return False
+        log.info("namespace %s deleted before any record: tombstone %s (%s)", namespace, key, source.describe())
+        return True
+
     def mark_deleted(self, key: ConnectionKey, source: Source, *, in_adobe: bool) -> bool:
         """Claim the record as `deleted` (so no create or verify runs meanwhile), delete the Adobe connection
         when `in_adobe`, then release it. An event older than the newest one applied changes nothing.
@@ -407,8 +470,7 @@ class ConnectionService:
             if current.newer_than(source.event_time):
                 log.info("%s is older than the newest event applied to %s: not deleted", source.describe(), key)
                 return False
-            adobe_left = in_adobe and current.connection_id is not None and not current.adobe_deleted
-            return current.state is not State.DELETED or adobe_left
+            return current.state is not State.DELETED or (in_adobe and _adobe_left(current))
 
         claim = self.claims.take_for_deletion(key, source_id=source.id, event_time=source.event_time, proceed=proceed)
         if claim is None:
@@ -416,10 +478,10 @@ class ConnectionService:
         previous = claim.previous
         assert previous is not None
         deleted, error = claim.record.unleased(), None
-        if in_adobe and previous.connection_id is not None and not previous.adobe_deleted:
+        if in_adobe and _adobe_left(previous):
             try:
-                self.adobe.delete(key.sandbox, "connections", previous.connection_id, self.new_deadline())
-                deleted = replace(deleted, adobe_deleted=True, last_error=None)
+                self._remove_from_adobe(previous)
+                deleted = replace(deleted, adobe_deleted=True, may_exist=False, last_error=None)
             except ConnectorError as err:
                 error = err
                 deleted = deleted.noted(LastError(err.code, _deletion_message(err), self.clock.now()))
@@ -432,6 +494,32 @@ class ConnectionService:
             if not error.permanent:
                 raise error
         return previous.state is not State.DELETED
+
+    def _remove_from_adobe(self, record: ConnectionRecord) -> int:
+        """Every connection of the record's identity: the recorded one and any an uncertain create left."""
+        identity = connection_identity(record.key, record.name)
+        return remove_all(
+            self.adobe, record.key.sandbox, identity, recorded=record.connection_id, deadline=self.new_deadline()
+        )
+
+    def _finish_deletion(self, key: ConnectionKey, source: Source) -> ConnectionRecord | None:
+        """A verify of a record deleted in Adobe too: a create that committed late is deleted as well."""
+        claim = self.claims.take_for_deletion(
+            key,
+            source_id=source.id,
+            event_time=None,
+            proceed=lambda current: current.state is State.DELETED and current.adobe_deleted,
+        )
+        if claim is None:
+            stored = self.records.get(key)
+            return stored.record if stored else None
+        try:
+            removed = self._remove_from_adobe(claim.record)
+        finally:
+            self.claims.release(claim, claim.record.unleased())
+        if removed:
+            log.warning("verify of %s: deleted %d connection(s) left in Adobe after the deletion", key, removed)
+        return claim.record.unleased()
 
     # -- failures --------------------------------------------------------------------------------
 
@@ -481,7 +569,7 @@ class ConnectionService:
             record = base.waiting_for_secret(error, source_id=source.id)
         else:
             record = base.failed(error, may_exist=base.may_exist, source_id=source.id)
-        record = record.saw_event(source.event_time)
+        record = record.saw_event(source.event_time).seen_at(source.resource_id)
         try:
             if stored is None:
                 self.records.insert(record)
@@ -493,6 +581,11 @@ class ConnectionService:
         _log_failure(record, err, source)
         if record.state is State.FAILED:
             self.events.publish("failed", record, err)
+
+
+def _adobe_left(record: ConnectionRecord) -> bool:
+    """Adobe may still hold a connection of the record (recorded, or an uncertain create's)."""
+    return not record.adobe_deleted and (record.connection_id is not None or record.may_exist)
 
 
 def _log_failure(record: ConnectionRecord, err: ConnectorError, source: Source) -> None:

@@ -91,6 +91,11 @@ class Settings:
     dataflow_reset: str = "earliest"
     resource_manager_url: str = "https://management.azure.com"
     reconcile_delete: bool = False
+    #: Most namespaces one reconcile pass may mark deleted (more gone: none marked, an error logged).
+    reconcile_max_delete: int = 10
+    reconcile_gone_grace_seconds: float = 900.0
+    #: How long after its event a hub Adobe does not list yet is retried rather than refused.
+    hub_visible_after_seconds: float = 300.0
     telemetry: TelemetrySettings | None = None
 
     @property
@@ -247,6 +252,9 @@ class Settings:
                 get("AZURE_RESOURCE_MANAGER_URL", "https://management.azure.com") or "", "AZURE_RESOURCE_MANAGER_URL"
             ),
             reconcile_delete=_flag(get, "RECONCILE_DELETE"),
+            reconcile_max_delete=_count(get, "RECONCILE_MAX_DELETE", 10),
+            reconcile_gone_grace_seconds=_number(get, "RECONCILE_GONE_GRACE_SECONDS", 900, minimum=0),
+            hub_visible_after_seconds=_number(get, "HUB_VISIBLE_AFTER_SECONDS", 300, minimum=0),
             events_queue=events_queue,
             secret_cache_seconds=_number(get, "SECRET_CACHE_SECONDS", 300, minimum=0),
             delete_connection_on_namespace_delete=_flag(get, "DELETE_CONNECTION_ON_NAMESPACE_DELETE"),
@@ -335,6 +343,15 @@ def _secret_name(value: str | None, setting: str) -> str:
 
 class _Getter(Protocol):
     def __call__(self, name: str, default: str | None = None) -> str | None: ...
+
+
+def _count(get: _Getter, setting: str, default: int) -> int:
+    raw = get(setting)
+    if raw is None:
+        return default
+    if not raw.strip().isdigit():
+        raise ConfigurationError(f"{setting} must be a whole number >= 0.", setting=setting)
+    return int(raw)
 
 
 def _number(get: _Getter, setting: str, default: float, *, minimum: float) -> float:

@@ -75,6 +75,12 @@ param azureResourceManagerUrl string = environment().resourceManager
 param reconcileSchedule string = '0 */30 * * * *'
 @description('RECONCILE_DELETE: mark records of namespaces gone from a complete listing deleted.')
 param reconcileDelete bool = false
+@description('RECONCILE_MAX_DELETE: most namespaces one reconcile pass may mark deleted.')
+param reconcileMaxDelete int = 10
+@description('RECONCILE_GONE_GRACE_SECONDS: a record younger than this is never called gone.')
+param reconcileGoneGraceSeconds int = 900
+@description('HUB_VISIBLE_AFTER_SECONDS: an event hub Adobe does not list yet is retried, not refused, this long.')
+param hubVisibleAfterSeconds int = 300
 param dataflowsTableName string
 @description('Dataset of automatic dataflows; empty leaves DATAFLOW_DATASET_ID unset (no automatic dataflows).')
 param dataflowDatasetId string = ''
@@ -172,6 +178,18 @@ var baseAppSettings = [
   {
     name: 'RECONCILE_DELETE'
     value: reconcileDelete ? 'true' : 'false'
+  }
+  {
+    name: 'RECONCILE_MAX_DELETE'
+    value: string(reconcileMaxDelete)
+  }
+  {
+    name: 'RECONCILE_GONE_GRACE_SECONDS'
+    value: string(reconcileGoneGraceSeconds)
+  }
+  {
+    name: 'HUB_VISIBLE_AFTER_SECONDS'
+    value: string(hubVisibleAfterSeconds)
   }
   // Dataflows (an event hub into a Platform dataset).
   {

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..authspecs import choose_auth_spec
@@ -41,6 +41,13 @@ class AdobeConnection:
     created_at: float = 0.0
     #: Some attempt's outcome was unknown: Adobe may hold a second one (a late commit) until a verify.
     uncertain: bool = False
+    #: What a listing showed of the object (secrets masked): its name and content decide its identity.
+    content: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def name(self) -> str | None:
+        name = self.content.get("name")
+        return name if isinstance(name, str) else None
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,11 @@ class AdobeApi(Protocol):
         """POST one object, calling `lookup` before any repeat after an uncertain outcome."""
         ...
 
-    def list_named(self, sandbox: str, collection: str, name: str, deadline: Deadline) -> list[AdobeConnection]:
-        """Every object of the collection with exactly this name (Event Hubs spec), oldest first."""
+    def list_objects(
+        self, sandbox: str, collection: str, filters: Sequence[tuple[str, str]], deadline: Deadline
+    ) -> list[AdobeConnection]:
+        """Every object of the collection passing these `property` filters (all pages), oldest first, each with
+        its listed content; filters only narrow the listing, the caller checks what each object holds."""
         ...
 
     def delete(self, sandbox: str, collection: str, object_id: str, deadline: Deadline) -> bool:
@@ -239,17 +249,12 @@ class AdobeClient:
                 found.append(item)
         return found
 
-    def list_named(self, sandbox: str, collection: str, name: str, deadline: Deadline) -> list[AdobeConnection]:
-        params = [("property", f"name=={name}")]
-        if collection == "connections":
-            params.insert(0, ("property", f"connectionSpec.id=={EVENT_HUBS_SPEC_ID}"))
+    def list_objects(
+        self, sandbox: str, collection: str, filters: Sequence[tuple[str, str]], deadline: Deadline
+    ) -> list[AdobeConnection]:
+        params = [("property", f"{key}=={value}") for key, value in filters]
         found = []
         for item in self._http.pages(self._url(collection), sandbox, deadline, params):
-            spec = (
-                (item.get("connectionSpec") or {}).get("id") if isinstance(item.get("connectionSpec"), dict) else None
-            )
-            if item.get("name") != name or (collection == "connections" and spec not in (None, EVENT_HUBS_SPEC_ID)):
-                continue
             if not isinstance(item.get("id"), str) or not ADOBE_ID_PATTERN.fullmatch(item["id"]):
                 log.warning("Adobe listed a %s with a malformed id; ignored", collection)
                 continue
@@ -260,6 +265,7 @@ class AdobeClient:
                     etag=item["etag"] if isinstance(item.get("etag"), str) else None,
                     request_id=None,
                     created_at=float(created_at) if isinstance(created_at, int | float) else 0.0,
+                    content=item,
                 )
             )
         return sorted(found, key=lambda c: c.created_at)  # stable: Adobe's order breaks ties

@@ -230,7 +230,7 @@ CASES = [
             platform(Fault("POST", CREATE, status=status, body=problem(status, f"1100-{status}", "Upstream error"))),
             201,
             creates=(2, 2),
-            lookups=(1, 1),
+            lookups=(2, 2),  # by the stored name, then the identity's content under any name: none
         )
         for status in (500, 502, 503, 504)
     ],
@@ -240,7 +240,7 @@ CASES = [
         503,
         "DependencyUnavailable",
         creates=(3, 6),
-        lookups=(2, 5),
+        lookups=(4, 10),  # two listings per lookup (stored name, then content under any name)
         retry_after=(5, 30),
         message_has=("Adobe Flow Service", "503"),
         extra={"dependency": "Adobe Flow Service"},
@@ -251,7 +251,7 @@ CASES = [
         503,
         "DependencyUnavailable",
         creates=(6, 6),
-        lookups=(5, 5),
+        lookups=(10, 10),
         retry_after=(5, 5),
     ),
     Case(
@@ -267,7 +267,7 @@ CASES = [
         platform(Fault("POST", CREATE, action="drop")),
         201,
         creates=(2, 2),
-        lookups=(1, 1),
+        lookups=(2, 2),
     ),
     Case(
         "adobe-read-timeout-on-lookup-GET->GET-retried->200",

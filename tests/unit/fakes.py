@@ -7,7 +7,7 @@ protocol run unchanged over them, without sockets.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -111,6 +111,22 @@ class FakeObject:
     body: dict[str, Any]
     created_at: float
 
+    @property
+    def content(self) -> dict[str, Any]:
+        """What Flow Service lists of it."""
+        return {**self.body, "id": self.id, "name": self.name, "createdAt": self.created_at}
+
+
+def _passes(content: dict[str, Any], filters: Sequence[tuple[str, str]]) -> bool:
+    """Flow Service's `property=key==value` filters (dotted keys)."""
+    for key, value in filters:
+        actual: Any = content
+        for part in key.split("."):
+            actual = actual.get(part) if isinstance(actual, dict) else None
+        if actual is None or str(actual) not in value.split(","):
+            return False
+    return True
+
 
 @dataclass
 class FakeAdobe:
@@ -187,11 +203,13 @@ class FakeAdobe:
         err.outcome_unknown = uncertain
         raise err
 
-    def list_named(self, sandbox: str, collection: str, name: str, deadline: Deadline) -> list[AdobeConnection]:
+    def list_objects(
+        self, sandbox: str, collection: str, filters: Sequence[tuple[str, str]], deadline: Deadline
+    ) -> list[AdobeConnection]:
         self.calls += 1
         self.lists += 1
-        found = [o for o in self.objects.get((sandbox, collection), []) if o.name == name]
-        return [AdobeConnection(o.id, f'"{o.id}"', None, created_at=o.created_at) for o in found]
+        found = [o for o in self.objects.get((sandbox, collection), []) if _passes(o.content, filters)]
+        return [AdobeConnection(o.id, f'"{o.id}"', None, created_at=o.created_at, content=o.content) for o in found]
 
     def delete(self, sandbox: str, collection: str, object_id: str, deadline: Deadline) -> bool:
         self.calls += 1
@@ -218,7 +236,7 @@ class FakeAdobe:
 
     def list_connections(self, sandbox: str, deadline: Deadline) -> list[dict[str, Any]]:
         self.calls += 1
-        return [{"id": o.id, "name": o.name, "createdAt": o.created_at, **o.body} for o in self.in_adobe(sandbox)]
+        return [o.content for o in self.in_adobe(sandbox)]
 
     def explore(self, sandbox: str, connection_id: str, deadline: Deadline) -> tuple[str, ...]:
         self.calls += 1

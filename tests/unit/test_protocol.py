@@ -9,8 +9,10 @@ from datetime import timedelta
 
 import pytest
 
+from shared.adobe import connection_body
 from shared.claims import Claim, Claims, converge
 from shared.errors import ConnectionBeingCreated
+from shared.identity import connection_identity
 from shared.models import AuthType, ConnectionKey, ConnectionRecord, ConnectionRequest, Source, State
 from shared.retry import Deadline
 from shared.service import ConnectionService
@@ -22,6 +24,12 @@ KEY = ConnectionKey("prod", NS)
 SAS = f"Endpoint=sb://{NS}.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=q0V9fXk2Lr8TnY4bW1cZ7mP3sJ6hG5dA0eQ2uR8vN4k="
 ADOBE = {"adobe-client-id": "client", "adobe-client-secret": "p8e-Jx81KqL0vBn2Xc7Zs4Ta", "adobe-org-id": "ORG@AdobeOrg"}
 HTTP = Source("http", "req-1")
+
+
+def body(name: str, namespace: str = NS, event_hub: str | None = None) -> dict[str, object]:
+    """A base connection's create body as the service sends it (what the content identity checks)."""
+    params = {"sasKeyName": "Root", "namespace": namespace, **({"eventHubName": event_hub} if event_hub else {})}
+    return connection_body(name, "d", "Azure EventHub authentication credentials", params)
 
 
 def settings(**extra: str) -> Settings:
@@ -119,12 +127,13 @@ def test_converge_keeps_the_recorded_one_else_the_oldest() -> None:
     adobe = FakeAdobe()
     deadline = Deadline(lambda: 0.0, 10)
     for _ in range(3):
-        adobe.create("prod", "connections", {"name": "n"}, deadline, look_up_first=False, lookup=lambda: None)
+        adobe.create("prod", "connections", body("n"), deadline, look_up_first=False, lookup=lambda: None)
     ids = [o.id for o in adobe.in_adobe()]
-    kept = converge(adobe, "prod", "connections", "n", keep=ids[1], deadline=deadline)
+    identity = connection_identity(KEY, "n")
+    kept = converge(adobe, "prod", identity, keep=ids[1], deadline=deadline)
     assert kept is not None and kept.id == ids[1] and [o.id for o in adobe.in_adobe()] == [ids[1]]
-    adobe.create("prod", "connections", {"name": "n"}, deadline, look_up_first=False, lookup=lambda: None)
-    kept = converge(adobe, "prod", "connections", "n", keep=None, deadline=deadline)
+    adobe.create("prod", "connections", body("n"), deadline, look_up_first=False, lookup=lambda: None)
+    kept = converge(adobe, "prod", identity, keep=None, deadline=deadline)
     assert kept is not None and kept.id == ids[1]
 
 
@@ -152,7 +161,7 @@ def test_an_expired_claim_is_taken_over_and_looked_up_first() -> None:
     world.adobe.create(
         "prod",
         "connections",
-        {"name": "Azure Event Hubs contoso-unit"},
+        body("Azure Event Hubs contoso-unit"),
         Deadline(lambda: 0.0, 1),
         look_up_first=False,
         lookup=lambda: None,
@@ -207,7 +216,7 @@ def test_a_deletion_between_the_wait_and_the_answer_does_not_swallow_a_newer_eve
     made = world.adobe.create(
         "prod",
         "connections",
-        {"name": fresh.name},
+        body(fresh.name),
         Deadline(lambda: 0.0, 1),
         look_up_first=False,
         lookup=lambda: None,

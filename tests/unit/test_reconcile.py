@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from shared.dataflows import DataflowService
 from shared.inventory import Listing, Namespace
 from shared.models import ConnectionKey, ConnectionRequest, Source, State
 from shared.reconcile import Reconciler
 from shared.retry import Deadline
-from tests.unit.fakes import FakeObject
-from tests.unit.test_protocol import NS, World
+from tests.unit.fakes import FakeObject, FakeRecords
+from tests.unit.test_protocol import NS, SAS, World
 
 SUB = "00000000-0000-0000-0000-0000000000a1"
 
@@ -21,7 +22,11 @@ class FakeInventory:
         self.failures = failures or {}
 
     def list(self, subscriptions: Iterable[str], deadline: Deadline) -> Listing:
-        return Listing([Namespace(n, SUB, "rg") for n in self.names], dict(self.failures))
+        return Listing([Namespace(n, SUB, "rg", resource_id(n)) for n in self.names], dict(self.failures))
+
+
+def resource_id(namespace: str, subscription: str = SUB) -> str:
+    return f"/subscriptions/{subscription}/resourceGroups/rg/providers/Microsoft.EventHub/namespaces/{namespace}"
 
 
 class FakeQueue:
@@ -39,11 +44,21 @@ def reconciler(world: World, inventory: FakeInventory, **env: str) -> tuple[Reco
         from tests.unit.test_protocol import settings as make
 
         settings = make(**env)
+    dataflows = DataflowService(
+        settings,
+        connections=world.service,
+        adobe=world.adobe,
+        records=getattr(world, "flow_records", FakeRecords()),  # type: ignore[arg-type]
+        events=world.events,
+        verifies=world.verifies,
+        clock=world.time.clock(),
+    )
     return (
         Reconciler(
             settings,
             inventory=inventory,
             connections=world.service,
+            dataflows=dataflows,
             records=world.records,
             adobe=world.adobe,
             requests=queue,
@@ -95,7 +110,10 @@ def test_adoption_covers_every_sandbox_in_use_and_creates_only_in_the_default() 
     the namespace, recorded only in `dev`, is still queued for the default sandbox."""
     world = World()
     world.service.create_or_get(ConnectionRequest(NS, "dev"), Source("http", "r"))
-    lost = {"name": "Azure Event Hubs contoso-lost", "auth": {"params": {"sasKeyName": "Root"}}}
+    lost = {
+        "name": "Azure Event Hubs contoso-lost",
+        "auth": {"params": {"sasKeyName": "Root", "namespace": "contoso-lost"}},
+    }
     world.adobe.objects[("dev", "connections")].append(FakeObject("dev-lost", lost["name"], lost, 9.0))
     run, queue = reconciler(world, FakeInventory([NS, "contoso-lost"]), AZURE_SUBSCRIPTION_IDS=SUB)
     report = run.run()
@@ -109,6 +127,9 @@ def test_adoption_covers_every_sandbox_in_use_and_creates_only_in_the_default() 
 def test_gone_namespaces_are_marked_only_from_a_complete_listing_when_asked() -> None:
     world = World()
     world.create()
+    run, _ = reconciler(world, FakeInventory([NS]), AZURE_SUBSCRIPTION_IDS=SUB)
+    run.run()  # seen in a managed subscription: from now on it can be called gone
+    assert world.records.record(ConnectionKey("prod", NS)).subscription_id == SUB
     run, _ = reconciler(world, FakeInventory([]), AZURE_SUBSCRIPTION_IDS=SUB, RECONCILE_DELETE="true")
     assert run.run().gone == []  # created just now: Resource Graph may not list it yet
     world.time.advance(1000)
@@ -122,6 +143,52 @@ def test_gone_namespaces_are_marked_only_from_a_complete_listing_when_asked() ->
     run, _ = reconciler(world, FakeInventory([]), AZURE_SUBSCRIPTION_IDS=SUB, RECONCILE_DELETE="true")
     assert run.run().marked_deleted == 1
     assert world.records.record(ConnectionKey("prod", NS)).state is State.DELETED
+
+
+def test_a_record_never_seen_in_a_managed_subscription_is_unmanaged_never_gone() -> None:
+    """Created over HTTP for a namespace elsewhere (issue 19, item 2): reported, never marked deleted."""
+    world = World(DELETE_CONNECTION_ON_NAMESPACE_DELETE="true")
+    world.create()
+    world.time.advance(10_000)
+    run, _ = reconciler(world, FakeInventory(["contoso-other"]), AZURE_SUBSCRIPTION_IDS=SUB, RECONCILE_DELETE="true")
+    report = run.run()
+    assert report.unmanaged == [NS] and report.gone == [] and report.marked_deleted == 0
+    assert world.records.record(ConnectionKey("prod", NS)).state is State.READY and len(world.adobe.in_adobe()) == 1
+
+
+def test_connections_of_unlisted_namespaces_are_not_adopted() -> None:
+    """Adobe holds a connection of a namespace in a subscription this app does not manage: left alone."""
+    world = World()
+    foreign = {
+        "name": "Azure Event Hubs contoso-foreign",
+        "auth": {"params": {"sasKeyName": "R", "namespace": "contoso-foreign"}},
+    }
+    world.adobe.objects[("prod", "connections")] = [FakeObject("foreign-1", foreign["name"], foreign, 1.0)]
+    run, _ = reconciler(world, FakeInventory([NS]), AZURE_SUBSCRIPTION_IDS=SUB)
+    report = run.run()
+    assert report.adopted == 0 and report.unmanaged == ["contoso-foreign"]
+    assert ConnectionKey("prod", "contoso-foreign") not in world.records.rows
+
+
+def test_more_gone_than_the_limit_marks_none_unless_allowed() -> None:
+    world = World()
+    names = [f"contoso-gone{i}" for i in range(3)]
+    for name in names:
+        world.secrets.values[f"eventhubs-sas-{name}"] = SAS_OF(name)
+        world.service.create_or_get(ConnectionRequest(name, "prod"), Source("http"))
+    env = {"AZURE_SUBSCRIPTION_IDS": SUB, "RECONCILE_DELETE": "true", "RECONCILE_MAX_DELETE": "2"}
+    reconciler(world, FakeInventory(names), **env)[0].run()
+    world.time.advance(1000)
+    run, _ = reconciler(world, FakeInventory([]), **env)
+    report = run.run()
+    assert report.gone == names and report.deletes_refused and report.marked_deleted == 0
+    assert all(world.records.record(ConnectionKey("prod", n)).state is State.READY for n in names)
+    report = run.run(max_delete=3)
+    assert report.marked_deleted == 3 and not report.deletes_refused
+
+
+def SAS_OF(namespace: str) -> str:
+    return SAS.replace(NS, namespace)
 
 
 def test_now_creates_directly_and_a_missing_secret_is_pending() -> None:
@@ -140,3 +207,20 @@ def test_ready_records_due_for_verification_get_a_verify() -> None:
     run, queue = reconciler(world, FakeInventory([NS]), AZURE_SUBSCRIPTION_IDS=SUB)
     assert run.run().verifies == 1
     assert queue.sent == [{"action": "verify", "namespace": NS, "sandbox": "prod"}]
+
+
+def test_a_vanished_namespace_is_torn_down_like_its_delete_event() -> None:
+    """Issue 19, item 3: reconcile marks the dataflows too, and with DELETE_CONNECTION_ON_NAMESPACE_DELETE
+    deletes the flows before the connection (else Adobe refuses it, 1418-400)."""
+    from tests.unit.test_dataflow_protocol import FlowWorld
+
+    world = FlowWorld(DELETE_CONNECTION_ON_NAMESPACE_DELETE="true")
+    world.flow()
+    env = {"AZURE_SUBSCRIPTION_IDS": SUB, "RECONCILE_DELETE": "true", "DELETE_CONNECTION_ON_NAMESPACE_DELETE": "true"}
+    reconciler(world, FakeInventory([NS]), **env)[0].run()
+    world.time.advance(1000)
+    report = reconciler(world, FakeInventory([]), **env)[0].run()
+    assert report.marked_deleted == 1
+    [flow] = world.flow_records.rows.values()
+    assert flow[0].state is State.DELETED and flow[0].adobe_deleted
+    assert world.kinds() == {"connections": 0, "sourceConnections": 0, "targetConnections": 0, "flows": 0}
