@@ -128,11 +128,19 @@ class ConnectionRecord(Lifecycle):
     # -- named transitions (each returns the new record) -------------------------------------------
 
     def completed(
-        self, connection_id: str, etag: str | None, *, secret_version: str | None, now: datetime
+        self,
+        connection_id: str,
+        etag: str | None,
+        *,
+        secret_version: str | None,
+        now: datetime,
+        name: str | None = None,
     ) -> ConnectionRecord:
-        """`ready` with the Adobe connection; the claim is released."""
+        """`ready` with the Adobe connection (under `name` when one was found under another, made by hand); the
+        claim is released."""
         return replace(
             self,
+            name=name or self.name,
             state=State.READY,
             connection_id=connection_id,
             etag=etag,

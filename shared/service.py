@@ -121,7 +121,9 @@ class ConnectionService:
         except ConnectorError as err:
             self._release_failed(claim, err, source)
             raise
-        completed = claim.record.completed(made.id, made.etag, secret_version=auth.secret_version, now=self.clock.now())
+        completed = claim.record.completed(
+            made.id, made.etag, secret_version=auth.secret_version, now=self.clock.now(), name=made.name
+        )
         record = self.claims.complete(claim, completed.explored(*self._explore(completed, deadline)))
         if made.uncertain:
             self._schedule_verify(record.key)
@@ -402,7 +404,11 @@ class ConnectionService:
             log.info("verify of %s: no connection in Adobe; the record stays %s", key, previous.state.value)
             return previous
         completed = claim.record.completed(
-            kept.id, kept.etag or previous.etag, secret_version=previous.secret_version, now=self.clock.now()
+            kept.id,
+            kept.etag or previous.etag,
+            secret_version=previous.secret_version,
+            now=self.clock.now(),
+            name=kept.name,
         )
         record = self.claims.complete(claim, completed.explored(*self._explore(completed, deadline)))
         if kept.id != previous.connection_id:

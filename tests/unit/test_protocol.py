@@ -258,3 +258,53 @@ def test_a_failure_to_queue_the_verify_is_logged_not_raised(caplog: pytest.LogCa
     record, _ = world.create()
     assert record.state is State.READY
     assert "could not queue the verify" in caplog.text
+
+
+def test_a_shared_name_never_deletes_or_adopts_another_namespaces_connection() -> None:
+    """Issue 19, item 1: the tutorial's fixed name for two namespaces. Each keeps its own connection through
+    verifies, and an uncertain create of one never adopts the other's (identity is content, not a name)."""
+    world = World()
+    other = "contoso-other"
+    world.secrets.values[f"eventhubs-sas-{other}"] = SAS.replace(NS, other)
+    name = "Azure Event Hubs connection"
+    first = world.service.create_or_get(ConnectionRequest(NS, "prod", name=name), HTTP)
+    world.adobe.script.append("late")  # the second's create is uncertain: its lookup sees the first's name
+    with pytest.raises(Exception, match="unavailable"):
+        world.adobe.max_attempts = 1
+        world.service.create_or_get(ConnectionRequest(other, "prod", name=name), HTTP)
+    assert world.records.record(ConnectionKey("prod", other)).connection_id is None  # nothing adopted
+    world.adobe.max_attempts = 4
+    world.adobe.land_late()
+    second = world.service.create_or_get(ConnectionRequest(other, "prod", name=name), HTTP)
+    for key in (KEY, ConnectionKey("prod", other)):
+        world.service.verify(key, Source("queue", "v"))
+    ids = {o.id for o in world.adobe.in_adobe()}
+    assert first.record.connection_id in ids and second.record.connection_id in ids and len(ids) == 2
+    assert world.records.record(KEY).connection_id == first.record.connection_id
+    assert world.records.record(ConnectionKey("prod", other)).connection_id == second.record.connection_id
+
+
+def test_a_deletion_removes_a_late_committed_create_too() -> None:
+    """Issue 19, item 5: an uncertain create, then the namespace deleted before the verify: the deletion and
+    the verify of the deleted record leave nothing of the identity in Adobe."""
+    world = World(DELETE_CONNECTION_ON_NAMESPACE_DELETE="true")
+    world.adobe.script.append("late")
+    world.adobe.max_attempts = 1
+    with pytest.raises(Exception, match="unavailable"):
+        world.create()
+    world.service.mark_namespace_deleted(NS, world.event(10))
+    world.adobe.land_late()  # Adobe commits the create after the deletion
+    assert len(world.adobe.in_adobe()) == 1
+    world.service.verify(KEY, Source("queue", "v"))
+    assert world.adobe.in_adobe() == [] and world.records.record(KEY).state is State.DELETED
+
+
+def test_a_delete_before_its_create_leaves_a_tombstone() -> None:
+    """Issue 20, item 2: the delete (t2) overtakes the older write (t1): the late write connects nothing."""
+    world = World()
+    assert world.service.mark_namespace_deleted(NS, world.event(20)) == 0
+    assert world.records.record(KEY).state is State.DELETED
+    record, created = world.create(world.event(10))
+    assert record.state is State.DELETED and not created and world.adobe.posts == 0
+    record, created = world.create(world.event(30))  # created again after the deletion
+    assert record.state is State.READY and created
