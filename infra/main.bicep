@@ -172,6 +172,12 @@ param assignSubscriptionReader bool = true
 @description('RECONCILE_DELETE: mark the records of namespaces gone from a complete reconcile listing deleted (otherwise they are only reported).')
 param reconcileDelete bool = false
 
+@description('HEALTH_SCHEDULE: NCRONTAB schedule of health_timer (six fields, seconds first).')
+param healthSchedule string = '0 */15 * * * *'
+
+@description('HEALTH_REENABLE: enable a dataflow Adobe disabled again (once per window) when its base connection verifies.')
+param healthReenable bool = false
+
 @description('DATAFLOWS_TABLE: table holding the dataflow records (created by the app on first use).')
 param dataflowsTableName string = 'EventHubsDataflows'
 
@@ -282,6 +288,8 @@ module functionApp 'modules/function-app.bicep' = {
     azureResourceManagerUrl: azureResourceManagerUrl
     reconcileSchedule: reconcileSchedule
     reconcileDelete: reconcileDelete
+    healthSchedule: healthSchedule
+    healthReenable: healthReenable
     dataflowsTableName: dataflowsTableName
     dataflowDatasetId: dataflowDatasetId
     dataflowDataType: dataflowDataType
@@ -295,7 +303,8 @@ module functionApp 'modules/function-app.bicep' = {
   ]
 }
 
-// Reader on this subscription, for reconcile's Resource Graph listing; only when the subscription is
+// Reader and Monitoring Reader on this subscription, for reconcile's Resource Graph listing and the
+// health checks' metrics; only when the subscription is
 // one the app manages (none when azureSubscriptionIds names others or is empty), and only when the
 // deployer may assign roles there (a subscription-scope deployment needs rights on the subscription).
 var managesThisSubscription = contains(split(toLower(replace(azureSubscriptionIds, ' ', '')), ','), toLower(subscription().subscriptionId))

@@ -97,6 +97,9 @@ class ConnectionRecord(Lifecycle):
     #: The event hubs Flow Service explore listed (None: not listed); `warning` says why not.
     event_hubs: tuple[str, ...] | None = None
     warning: Warning | None = None
+    #: The namespace's Azure resource id, as Resource Graph or an Event Grid event showed it (health
+    #: reads the hubs' traffic with it); None until one is noted.
+    resource_id: str | None = None
 
     def explored(self, event_hubs: tuple[str, ...] | None, warning: Warning | None) -> ConnectionRecord:
         """The record with what explore listed (or the warning that says why it could not)."""

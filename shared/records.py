@@ -286,6 +286,7 @@ def to_entity(record: ConnectionRecord) -> dict[str, Any]:
         "EventHubs": json.dumps(list(record.event_hubs)) if record.event_hubs is not None else None,
         "WarningCode": record.warning.code if record.warning else None,
         "WarningMessage": record.warning.message if record.warning else None,
+        "ResourceId": record.resource_id,
     }
     entity.update(last_error_columns(record.last_error))
     return {k: v for k, v in entity.items() if v is not None}
@@ -339,4 +340,5 @@ def from_entity(entity: dict[str, Any]) -> ConnectionRecord:
         warning=Warning(str(entity["WarningCode"]), str(entity.get("WarningMessage", "")))
         if entity.get("WarningCode")
         else None,
+        resource_id=entity.get("ResourceId"),
     )
