@@ -274,3 +274,23 @@ def test_an_event_for_an_unknown_flow_is_acknowledged(app: App, flow: Flow) -> N
     raw, headers = delivery(app, {"id": "r9", "flowId": "00000000-0000-0000-0000-00000000abcd", "metrics": {}})
     answer = webhook("POST", raw, headers)
     assert answer.status_code == 200 and json.loads(answer.get_body()) == {"status": "unknown-flow"}
+
+
+# -- the operator's command ------------------------------------------------------------------------
+
+
+def test_cli_health_prints_each_dataflow_and_exits_1_when_one_is_unhealthy(app: App, flow: Flow) -> None:
+    import io
+
+    from cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["health", "--now"], out, err) == 0, err.getvalue()
+    assert "healthy" in out.getvalue() and NS in out.getvalue()
+    flow.run("failed", records_in=5, failed=5)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["health", "--now", "--json"], out, err) == 1
+    [line] = [json.loads(text) for text in out.getvalue().splitlines() if text.strip()]
+    assert line["eventHubName"] == HUB and line["health"]["status"] == "failing"
+    assert line["health"]["records"] == {"in": 5, "out": 0, "failed": 5}
+    assert "1 unhealthy" in err.getvalue()
