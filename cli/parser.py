@@ -27,12 +27,12 @@ class Parser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the CLI (each command sets `run`, and takes the global options too)."""
-    from . import create, dataflow, delete, listing, reconcile, retry_failed, show
+    from . import create, dataflow, delete, health, listing, reconcile, retry_failed, show
 
     top = Parser(prog="python -m cli", description="Event Hubs → Adobe connections and dataflows.")
     add_global(top, top=True)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    for module in (create, dataflow, show, listing, delete, retry_failed, reconcile):
+    for module in (create, dataflow, show, listing, delete, retry_failed, reconcile, health):
         command = module.register(sub)
         add_global(command, top=False)
     return top

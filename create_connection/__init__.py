@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from . import eventgrid, http, queue
+from . import adobe_events, eventgrid, http, queue
 from . import timer as timer_module
 from .outcomes import invocation
 
@@ -73,3 +73,19 @@ def reconcile_timer(timer: func.TimerRequest, context: func.Context) -> None:
     """Timer: every namespace of AZURE_SUBSCRIPTION_IDS, even those whose events were missed."""
     with invocation(context):
         timer_module.reconcile(timer)
+
+
+@bp.function_name("health_timer")
+@bp.timer_trigger(schedule="%HEALTH_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def health_timer(timer: func.TimerRequest, context: func.Context) -> None:
+    """Timer: is data arriving? The health of every ready dataflow; a change alerts."""
+    with invocation(context):
+        timer_module.health(timer)
+
+
+@bp.function_name("adobe_events_http")
+@bp.route(route="adobe-events", methods=["GET", "POST"], auth_level=func.AuthLevel.FUNCTION)
+def adobe_events_http(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    """Adobe I/O Events webhook: the challenge (GET), signed run events (POST)."""
+    with invocation(context):
+        return adobe_events.challenge(req) if req.method.upper() == "GET" else adobe_events.deliver(req)

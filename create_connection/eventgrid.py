@@ -15,6 +15,7 @@ from shared.dataflow_records import DataflowRequest
 from shared.errors import ConnectorError, InvalidRequest
 from shared.eventhubs import validate_event_hub, validate_namespace
 from shared.models import ConnectionRequest, Source
+from shared.resource_ids import note_resource_id
 from shared.runtime import Runtime, get_runtime
 
 from .outcomes import outcome_line, settle
@@ -132,8 +133,16 @@ def _apply_namespace_event(
     request = ConnectionRequest(namespace=parsed.namespace, sandbox=runtime.settings.default_sandbox)
     telemetry.note_key(request.key)
     outcome = runtime.service.create_or_get(request, source)
+    _note_resource_id(runtime, request.sandbox, parsed.namespace, subject, data)
     state = "created" if outcome.created else "existing"
     return f"{outcome.record.key} {outcome.record.state.value} ({state})"
+
+
+def _note_resource_id(runtime: Runtime, sandbox: str, namespace: str, subject: str | None, data: Any) -> None:
+    """The event names the namespace's resource id: note it for health's metrics query (best effort)."""
+    resource = subject or (data.get("resourceUri") if isinstance(data, dict) else None)
+    if isinstance(resource, str):
+        note_resource_id(runtime.records, sandbox, namespace, resource)
 
 
 def _apply_event_hub_event(runtime: Runtime, parsed: NamespaceEvent, source: Source) -> str:

@@ -19,3 +19,14 @@ def reconcile(timer: func.TimerRequest) -> None:
         settle(err, what)
         return
     outcome_line(what, report.summary())
+
+
+def health(timer: func.TimerRequest) -> None:
+    """Check every ready dataflow's health; alerts go on the events queue, the summary is the outcome line."""
+    what = "health timer" + (" (past due)" if timer.past_due else "")
+    try:
+        report = get_runtime().health().run()
+    except ConnectorError as err:
+        settle(err, what)
+        return
+    outcome_line(what, report.summary())

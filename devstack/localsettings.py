@@ -42,6 +42,11 @@ DEFAULTS: dict[str, str] = {
     "AZURE_SUBSCRIPTION_IDS": DEFAULT_SUBSCRIPTION,  # where add-namespace lists namespaces
     "RECONCILE_SCHEDULE": "0 */5 * * * *",  # every 5 minutes locally (30 in Azure)
     "RECONCILE_DELETE": "false",
+    "HEALTH_SCHEDULE": "0 */15 * * * *",  # the host resolves %HEALTH_SCHEDULE%: always set
+    "HEALTH_WINDOW_MINUTES": "180",
+    "HEALTH_LAG_MINUTES": "60",
+    "HEALTH_MAX_FAILED_RATIO": "0.005",
+    "HEALTH_REENABLE": "false",
     "HTTP_TIMEOUT_SECONDS": "10",
     "RETRY_BUDGET_SECONDS": "45",
     "CLAIM_LEASE_SECONDS": "120",

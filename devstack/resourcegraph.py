@@ -330,6 +330,12 @@ class ResourceGraphStandIn(StandInServer):
         self._denied: set[str] = set()
         self._end_early = 0
         self.page_size = MAX_PAGE_SIZE
+        self._mounted: list[Callable[[RecordedRequest], Response | None]] = []
+
+    def mount(self, answer: Callable[[RecordedRequest], Response | None]) -> None:
+        """Serve another Resource Manager API on this host (e.g. Azure Monitor metrics): ``answer``
+        gets every authenticated request first and returns None for a path that is not its own."""
+        self._mounted.append(answer)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -507,6 +513,10 @@ class ResourceGraphStandIn(StandInServer):
         denied = self._authenticate(request)
         if denied is not None:
             return denied
+        for answer in self._mounted:
+            mounted = answer(request)
+            if mounted is not None:
+                return mounted
         if request.path.rstrip("/").lower() != RESOURCES_PATH.lower():
             return _error(404, "NotFound", f"The requested path {request.path} was not found.")
         if request.method != "POST":

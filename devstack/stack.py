@@ -16,9 +16,11 @@ from typing import Any, Self
 from devstack.adobe import AdobeStandIn
 from devstack.azurite import Azurite, find_repo_root
 from devstack.identity import IdentityStandIn
+from devstack.ioevents import IOEventsKeyHost
 from devstack.keyvault import KeyVaultStandIn
 from devstack.lifecycle import StartStop
 from devstack.localsettings import local_settings
+from devstack.monitor import MonitorMetrics
 from devstack.resourcegraph import DEFAULT_SUBSCRIPTION, ResourceGraphStandIn
 
 __all__ = [
@@ -113,6 +115,10 @@ class LocalStack(StartStop):
             cert_dir=self.root / ".devstack",
             principal_id=self.identity.object_id,
         )
+        # Azure Monitor metrics are another Resource Manager API: same host, same bearer check.
+        self.metrics = MonitorMetrics()
+        self.resource_graph.mount(self.metrics.answer)
+        self.ioevents = IOEventsKeyHost()
         sandbox_names = set(sandboxes) | {default_sandbox}
         self.adobe = AdobeStandIn(
             self.adobe_client_id,
@@ -131,7 +137,7 @@ class LocalStack(StartStop):
         if self._started:
             return self
         components: list[Any] = [
-            c for c in (self.azurite, self.identity, self.keyvault, self.resource_graph, self.adobe) if c
+            c for c in (self.azurite, self.identity, self.keyvault, self.resource_graph, self.ioevents, self.adobe) if c
         ]
         try:
             for component in components:
@@ -185,6 +191,9 @@ class LocalStack(StartStop):
         self.keyvault.reset_recording()
         self.keyvault.allow()
         self.resource_graph.reset()
+        self.metrics.reset()
+        self.ioevents.faults.clear()
+        self.ioevents.reset_recording()
         self.adobe.reset()
         self.seed_adobe_credentials()
 
@@ -205,6 +214,7 @@ class LocalStack(StartStop):
             "IDENTITY_HEADER": self.identity.header_value,
             "REQUESTS_CA_BUNDLE": str(self.keyvault.ca_bundle_path),
             "AZURE_RESOURCE_MANAGER_URL": self.resource_graph.base_url,
+            "ADOBE_IO_EVENTS_KEY_URL": self.ioevents.url,
             "ADOBE_IMS_URL": self.adobe.ims_url,
             "ADOBE_PLATFORM_URL": self.adobe.platform_url,
             "ADOBE_SANDBOX_NAME": self.default_sandbox,

@@ -180,6 +180,11 @@ param reconcileGoneGraceSeconds int = 900
 
 @description('HUB_VISIBLE_AFTER_SECONDS: an event hub Adobe does not list yet is retried, not refused, this long after its event.')
 param hubVisibleAfterSeconds int = 300
+@description('HEALTH_SCHEDULE: NCRONTAB schedule of health_timer (six fields, seconds first).')
+param healthSchedule string = '0 */15 * * * *'
+
+@description('HEALTH_REENABLE: enable a dataflow Adobe disabled again (once per window) when its base connection verifies.')
+param healthReenable bool = false
 
 @description('DATAFLOWS_TABLE: table holding the dataflow records (created by the app on first use).')
 param dataflowsTableName string = 'EventHubsDataflows'
@@ -294,6 +299,8 @@ module functionApp 'modules/function-app.bicep' = {
     reconcileMaxDelete: reconcileMaxDelete
     reconcileGoneGraceSeconds: reconcileGoneGraceSeconds
     hubVisibleAfterSeconds: hubVisibleAfterSeconds
+    healthSchedule: healthSchedule
+    healthReenable: healthReenable
     dataflowsTableName: dataflowsTableName
     dataflowDatasetId: dataflowDatasetId
     dataflowDataType: dataflowDataType
@@ -307,7 +314,8 @@ module functionApp 'modules/function-app.bicep' = {
   ]
 }
 
-// Reader on this subscription, for reconcile's Resource Graph listing; only when the subscription is
+// Reader and Monitoring Reader on this subscription, for reconcile's Resource Graph listing and the
+// health checks' metrics; only when the subscription is
 // one the app manages (none when azureSubscriptionIds names others or is empty), and only when the
 // deployer may assign roles there (a subscription-scope deployment needs rights on the subscription).
 var managesThisSubscription = contains(split(toLower(replace(azureSubscriptionIds, ' ', '')), ','), toLower(subscription().subscriptionId))

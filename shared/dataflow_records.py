@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from .health_status import Health
 from .identity import Identity, flow_identity, source_identity, target_identity
 from .lifecycle import Lifecycle
 from .models import ConnectionKey
@@ -75,6 +76,8 @@ class DataflowRecord(Lifecycle):
     owner: str | None = None
     may_exist: bool = False
     last_event_at: datetime | None = None
+    #: The last health check of a `ready` dataflow (None until the first).
+    health: Health | None = None
 
     def object_id(self, step: Step) -> str | None:
         return {
@@ -146,6 +149,8 @@ class DataflowRecord(Lifecycle):
         }
         if self.mapping_id is not None:
             body["mappingId"] = self.mapping_id
+        if self.health is not None:
+            body["health"] = self.health.to_json()
         if created is not None:
             body["created"] = created
         return body
@@ -194,6 +199,7 @@ def to_entity(record: DataflowRecord) -> dict[str, Any]:
     for attr, column in {**_COLUMNS, **_TIMES, **_FLAGS}.items():
         entity[column] = getattr(record, attr)
     entity.update(last_error_columns(record.last_error))
+    entity["Health"] = record.health.to_column() if record.health is not None else None
     return {k: v for k, v in entity.items() if v is not None}
 
 
@@ -211,6 +217,7 @@ def from_entity(entity: dict[str, Any]) -> DataflowRecord:
         state=State(entity["State"]),
         name=str(entity.get("Name", "")),
         last_error=last_error,
+        health=Health.from_column(str(entity["Health"])) if entity.get("Health") else None,
         **values,
     )
 

@@ -72,6 +72,14 @@ class PayloadTooLarge(InvalidRequest):
     code = "PayloadTooLarge"
 
 
+class SignatureInvalid(ConnectorError):
+    """An Adobe I/O Events delivery whose signature or recipient does not check out: 401, nothing changes."""
+
+    http_status = 401
+    code = "SignatureInvalid"
+    permanent = True
+
+
 class ConnectionNotFound(ConnectorError):
     """No record for the requested connection."""
 

@@ -17,15 +17,17 @@ from . import telemetry
 from .adobe import AdobeClient
 from .clock import Clock
 from .credentials import forget_adobe_credentials, load_adobe_credentials
-from .dataflow_records import dataflow_store
+from .dataflow_records import DataflowRecord, dataflow_store
 from .dataflows import DataflowService
+from .health import HealthChecker
 from .inventory import ResourceGraphInventory
+from .ioevents import IOEventsVerifier
 from .models import ConnectionRecord
 from .notifications import CountedEvents, EventPublisher, NoEvents, QueueEventPublisher
 from .reconcile import Reconciler
 from .records import TableRecordStore, connection_store, storage_errors
 from .requestqueue import REQUESTS_QUEUE, RequestQueue
-from .retry import Retrier, RetryPolicy
+from .retry import Deadline, Retrier, RetryPolicy
 from .rotation import SecretEvents
 from .secrets import KeyVaultSecrets
 from .service import ConnectionService
@@ -53,6 +55,8 @@ class Runtime:
     clock: Clock | None = None
     retrier: Retrier | None = None
     _reconciler: Reconciler | None = None
+    _health: HealthChecker | None = None
+    _io_events: IOEventsVerifier | None = None
 
     def reconciler(self) -> Reconciler:
         """The reconcile pass, built on first use (the Resource Graph client is imported only here)."""
@@ -70,6 +74,82 @@ class Runtime:
                     clock=self.clock,
                 )
             return self._reconciler
+
+    def health(self) -> HealthChecker:
+        """The health checks of dataflows, built on first use (the metrics client is made only here)."""
+        with _lock:
+            if self._health is None:
+                self._health = _health_checker(self)
+            return self._health
+
+    def io_events(self) -> IOEventsVerifier:
+        """The verifier of Adobe I/O Events deliveries (public keys from ADOBE_IO_EVENTS_KEY_URL only)."""
+        with _lock:
+            if self._io_events is None:
+                self._io_events = _io_events_verifier(self.settings)
+            return self._io_events
+
+
+def _health_checker(runtime: Runtime) -> HealthChecker:
+    from .adobe.runs import FlowMonitor
+    from .hubmetrics import MonitorHubTraffic, monitor_client
+
+    settings = runtime.settings
+    assert runtime.clock is not None and runtime.retrier is not None
+    client: list[Any] = []
+
+    def make() -> Any:
+        if not client:
+            timeouts = (settings.connect_timeout_seconds, settings.http_timeout_seconds)
+            scope = settings.resource_manager_scope
+            client.append(
+                monitor_client(settings.resource_manager_url, runtime.credential, scope, settings.ca_bundle, timeouts)
+            )
+        return client[0]
+
+    adobe = runtime.adobe
+
+    def connection_verifies(record: DataflowRecord, deadline: Deadline) -> bool:
+        """The dataflow's base connection is still in Adobe (a repair never enables a flow without one)."""
+        if not record.connection_id:
+            return False
+        return adobe.get_connection(record.key.sandbox, record.connection_id, deadline) is not None
+
+    return HealthChecker(
+        settings,
+        dataflows=runtime.dataflows.records,
+        connections=runtime.records,
+        adobe=FlowMonitor(adobe.transport),
+        hubs=MonitorHubTraffic(make, settings.resource_manager_url, runtime.retrier),
+        events=runtime.events,
+        clock=runtime.clock,
+        connection_verifies=connection_verifies,
+    )
+
+
+def _io_events_verifier(settings: Settings) -> IOEventsVerifier:
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    if settings.ca_bundle:
+        session.verify = settings.ca_bundle
+    timeout = (settings.connect_timeout_seconds, settings.http_timeout_seconds)
+    return IOEventsVerifier(
+        settings.health.io_events_key_url,
+        fetch=lambda url: _fetch_key(session, url, timeout),
+        monotonic=time.monotonic,
+    )
+
+
+def _fetch_key(session: Any, url: str, timeout: tuple[float, float]) -> bytes | None:
+    import requests
+
+    try:
+        response = session.get(url, timeout=timeout, allow_redirects=False)
+    except requests.exceptions.RequestException:
+        return None
+    return bytes(response.content) if response.status_code == 200 else None
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -55,6 +55,17 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """How dataflow health is judged (HEALTH_*), and where Adobe I/O Events keys are read."""
+
+    window_minutes: float = 180
+    lag_minutes: float = 60
+    max_failed_ratio: float = 0.005
+    reenable: bool = False
+    io_events_key_url: str = "https://static.adobeioevents.com"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every app setting of the contract, validated. Build with `Settings.from_env(os.environ)`."""
 
@@ -97,6 +108,7 @@ class Settings:
     #: How long after its event a hub Adobe does not list yet is retried rather than refused.
     hub_visible_after_seconds: float = 300.0
     telemetry: TelemetrySettings | None = None
+    health: HealthSettings = HealthSettings()
 
     @property
     def connect_timeout_seconds(self) -> float:
@@ -267,6 +279,7 @@ class Settings:
             subscription_ids=_subscriptions(get("AZURE_SUBSCRIPTION_IDS")),
             ca_bundle=get("REQUESTS_CA_BUNDLE"),
             telemetry=_telemetry(get),
+            health=_health(get),
         )
 
 
@@ -354,7 +367,9 @@ def _count(get: _Getter, setting: str, default: int) -> int:
     return int(raw)
 
 
-def _number(get: _Getter, setting: str, default: float, *, minimum: float) -> float:
+def _number(
+    get: _Getter, setting: str, default: float, *, minimum: float, maximum: float = float("inf"), unit: str = "seconds"
+) -> float:
     raw = get(setting)
     if raw is None:
         return float(default)
@@ -362,9 +377,30 @@ def _number(get: _Getter, setting: str, default: float, *, minimum: float) -> fl
         value = float(raw)
     except ValueError:
         value = float("nan")
-    if not value >= minimum or value == float("inf"):
-        raise ConfigurationError(f"{setting} must be a number of seconds >= {minimum:g}.", setting=setting)
+    if not minimum <= value <= maximum or value == float("inf"):
+        bound = f" and <= {maximum:g}" if maximum != float("inf") else ""
+        raise ConfigurationError(f"{setting} must be a number of {unit} >= {minimum:g}{bound}.", setting=setting)
     return value
+
+
+def _health(get: _Getter) -> HealthSettings:
+    window = _number(get, "HEALTH_WINDOW_MINUTES", 180, minimum=60, maximum=10080, unit="minutes")
+    lag = _number(get, "HEALTH_LAG_MINUTES", 60, minimum=0, maximum=1440, unit="minutes")
+    if lag >= window:
+        raise ConfigurationError(
+            f"HEALTH_LAG_MINUTES ({lag:g}) must be less than HEALTH_WINDOW_MINUTES ({window:g}): the hub's "
+            "messages are compared with Adobe's count over the window less the lag.",
+            setting="HEALTH_LAG_MINUTES",
+        )
+    return HealthSettings(
+        window_minutes=window,
+        lag_minutes=lag,
+        max_failed_ratio=_number(get, "HEALTH_MAX_FAILED_RATIO", 0.005, minimum=0, maximum=1, unit="records (a ratio)"),
+        reenable=_flag(get, "HEALTH_REENABLE"),
+        io_events_key_url=_service_url(
+            get("ADOBE_IO_EVENTS_KEY_URL", "https://static.adobeioevents.com") or "", "ADOBE_IO_EVENTS_KEY_URL"
+        ),
+    )
 
 
 def _table(get: _Getter, setting: str, default: str) -> str:

@@ -39,6 +39,8 @@ EVENT_COUNTERS: Final[Mapping[str, str]] = {
     "dataflow-created": "connector.dataflows.created",
     "dataflow-failed": "connector.dataflows.failed",
     "dataflow-deleted": "connector.dataflows.deleted",
+    "dataflow-unhealthy": "connector.dataflows.unhealthy",
+    "dataflow-recovered": "connector.dataflows.recovered",
 }
 #: The structured fields of an outcome line (custom dimensions in Application Insights).
 OUTCOME_FIELDS: Final = (

@@ -4,7 +4,9 @@ The Platform server checks every request at the gateway (:mod:`devstack.adobe.ga
 dispatches it through the routing table that each resource module contributes to: under Flow
 Service (:data:`FLOW_SERVICE_PATH`) :mod:`~devstack.adobe.connections`, :mod:`~devstack.adobe.specs`,
 :mod:`~devstack.adobe.explore`, :mod:`~devstack.adobe.sources`, :mod:`~devstack.adobe.targets`,
-:mod:`~devstack.adobe.flows`; under Catalog (:data:`CATALOG_PATH`) :mod:`~devstack.adobe.catalog`.
+:mod:`~devstack.adobe.flows`, :mod:`~devstack.adobe.flowactions`, :mod:`~devstack.adobe.runs`; under
+Catalog (:data:`CATALOG_PATH`) :mod:`~devstack.adobe.catalog`; under Observability Insights
+:mod:`~devstack.adobe.observability`.
 A path under no mounted root is the gateway's 404 ``404000``. A new resource is a new module whose
 ``routes()`` is mounted in :meth:`AdobeStandIn.__init__`.
 """
@@ -12,16 +14,20 @@ A path under no mounted root is the gateway's 404 ``404000``. A new resource is 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 from devstack.adobe.catalog import CATALOG_PATH, Datasets
 from devstack.adobe.connections import Connections
 from devstack.adobe.explore import Explore
+from devstack.adobe.flowactions import FlowActions
 from devstack.adobe.flows import Flows
 from devstack.adobe.gateway import ErrorStyle, check_headers, gateway_error
 from devstack.adobe.ims import TokenIssuer, handle_token_request
+from devstack.adobe.observability import OBSERVABILITY_PATH, Observability
 from devstack.adobe.ratelimit import RateLimit
 from devstack.adobe.routing import Call, Router
+from devstack.adobe.runs import Runs
 from devstack.adobe.servers import FLOW_SERVICE_PATH, AdobeServer, ServerPair
 from devstack.adobe.sources import SourceConnections
 from devstack.adobe.specs import SAS_SPEC, AuthSpecs, AuthSpecTable
@@ -91,6 +97,9 @@ class AdobeStandIn(ServerPair):
         self._targets = TargetConnections(self, self._datasets)
         self._flows = Flows(self)
         self._connections = Connections(self, in_use=self._flows.uses_base_connection)
+        self.runs = Runs(self)
+        self.flow_actions = FlowActions(self)
+        self.observability = Observability()
         self.router = Router()
         self.router.mount(
             FLOW_SERVICE_PATH,
@@ -101,9 +110,12 @@ class AdobeStandIn(ServerPair):
                 *self._sources.routes(),
                 *self._targets.routes(),
                 *self._flows.routes(),
+                *self.flow_actions.routes(),
+                *self.runs.routes(),
             ],
         )
         self.router.mount(CATALOG_PATH, self._datasets.routes())
+        self.router.mount(OBSERVABILITY_PATH, self.observability.routes())
         self.ims = AdobeServer("adobe-ims", self._handle_ims, host=host, port=ims_port)
         self.platform = AdobeServer("adobe-platform", self._handle_platform, host=host, port=platform_port)
 
@@ -130,6 +142,7 @@ class AdobeStandIn(ServerPair):
             self.store.clear()
             self._sandboxes = set(self._initial_sandboxes)
         self._explore.reset()
+        self.observability.reset()
         self.specs.reset()
         self.create_delay = self._initial_create_delay
         self._default_knobs()
@@ -282,6 +295,20 @@ class AdobeStandIn(ServerPair):
     def flows(self, sandbox: str = "prod") -> list[dict[str, Any]]:
         """The flows of a sandbox, oldest first."""
         return self._flows.documents(sandbox)
+
+    # -- dataflow health -----------------------------------------------------------------------
+
+    def add_run(self, flow_id: str, **fields: Any) -> dict[str, Any]:
+        """Record a run of a flow (see :meth:`devstack.adobe.runs.Runs.add`); returns it."""
+        return self.runs.add(flow_id, **fields)
+
+    def set_flow_state(self, flow_id: str, state: str) -> None:
+        """``enabled`` or ``disabled`` (as Adobe's auto-disable of a flow that keeps failing)."""
+        self.flow_actions.set_state(flow_id, state)
+
+    def add_dataset_records(self, dataset_id: str, count: int, at: datetime | None = None) -> None:
+        """Records that reached a dataset, as Observability Insights counts them."""
+        self.observability.add_records(dataset_id, count, at)
 
     # -- request handling ----------------------------------------------------------------------
 

@@ -81,6 +81,18 @@ param reconcileMaxDelete int = 10
 param reconcileGoneGraceSeconds int = 900
 @description('HUB_VISIBLE_AFTER_SECONDS: an event hub Adobe does not list yet is retried, not refused, this long.')
 param hubVisibleAfterSeconds int = 300
+@description('NCRONTAB schedule of health_timer (HEALTH_SCHEDULE: the host resolves %HEALTH_SCHEDULE%, so it is always set).')
+param healthSchedule string = '0 */15 * * * *'
+@description('HEALTH_WINDOW_MINUTES: window a dataflow\'s health is judged over.')
+param healthWindowMinutes int = 180
+@description('HEALTH_LAG_MINUTES: how far Adobe\'s counts may trail the hub\'s.')
+param healthLagMinutes int = 60
+@description('HEALTH_MAX_FAILED_RATIO: failed records / input above which a flow is failing (a decimal string).')
+param healthMaxFailedRatio string = '0.005'
+@description('HEALTH_REENABLE: enable a disabled flow again when its base connection verifies.')
+param healthReenable bool = false
+@description('ADOBE_IO_EVENTS_KEY_URL: the only host Adobe I/O Events public keys are read from.')
+param adobeIoEventsKeyUrl string = 'https://static.adobeioevents.com'
 param dataflowsTableName string
 @description('Dataset of automatic dataflows; empty leaves DATAFLOW_DATASET_ID unset (no automatic dataflows).')
 param dataflowDatasetId string = ''
@@ -190,6 +202,31 @@ var baseAppSettings = [
   {
     name: 'HUB_VISIBLE_AFTER_SECONDS'
     value: string(hubVisibleAfterSeconds)
+  }
+  // Dataflow health (health_timer, adobe_events_http): Azure Monitor metrics need Monitoring Reader.
+  {
+    name: 'HEALTH_SCHEDULE'
+    value: healthSchedule
+  }
+  {
+    name: 'HEALTH_WINDOW_MINUTES'
+    value: string(healthWindowMinutes)
+  }
+  {
+    name: 'HEALTH_LAG_MINUTES'
+    value: string(healthLagMinutes)
+  }
+  {
+    name: 'HEALTH_MAX_FAILED_RATIO'
+    value: healthMaxFailedRatio
+  }
+  {
+    name: 'HEALTH_REENABLE'
+    value: healthReenable ? 'true' : 'false'
+  }
+  {
+    name: 'ADOBE_IO_EVENTS_KEY_URL'
+    value: adobeIoEventsKeyUrl
   }
   // Dataflows (an event hub into a Platform dataset).
   {

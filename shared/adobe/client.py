@@ -174,6 +174,11 @@ class AdobeClient:
         return self._http.calls
 
     @property
+    def transport(self) -> Transport:
+        """The one session, retry policy and throttle: other Adobe readers (shared/adobe/runs.py) share it."""
+        return self._http
+
+    @property
     def token_requests(self) -> int:
         return self._http.token_requests
 

@@ -22,13 +22,13 @@ if sys.version_info < (3, 13):
     pytest.skip("the azure-functions-runtime worker is what Azure runs on Python 3.13+", allow_module_level=True)
 
 
-def _http(method: str, route: str) -> list[dict[str, Any]]:
+def _http(method: str | list[str], route: str) -> list[dict[str, Any]]:
     return [
         {
             "direction": "IN",
             "type": "httpTrigger",
             "name": "req",
-            "methods": [method],
+            "methods": method if isinstance(method, list) else [method],
             "authLevel": "FUNCTION",
             "route": route,
         },
@@ -62,6 +62,17 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "useMonitor": True,
         }
     ],
+    "health_timer": [
+        {
+            "direction": "IN",
+            "type": "timerTrigger",
+            "name": "timer",
+            "schedule": "%HEALTH_SCHEDULE%",
+            "runOnStartup": False,
+            "useMonitor": True,
+        }
+    ],
+    "adobe_events_http": _http(["GET", "POST"], "adobe-events"),
 }
 
 # A fresh process, as the worker is: the loader imports function_app.py itself (an app's functions

@@ -33,6 +33,7 @@ STORAGE_QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"  # Resource Graph listing of the managed subscriptions
+MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"  # IncomingMessages of the namespaces (dataflow health)
 # Broad roles that must never be granted by this template.
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
@@ -505,6 +506,7 @@ def test_no_broad_role_is_granted_anywhere() -> None:
         STORAGE_TABLE_DATA_CONTRIBUTOR,
         MONITORING_METRICS_PUBLISHER,
         READER,
+        MONITORING_READER,
     }
     text = "\n".join(path.read_text(encoding="utf-8") for path in bicep_files())
     for broad in (OWNER, CONTRIBUTOR, USER_ACCESS_ADMINISTRATOR, STORAGE_ACCOUNT_CONTRIBUTOR, KEY_VAULT_ADMINISTRATOR):
@@ -520,8 +522,20 @@ def test_role_guids_are_well_formed() -> None:
         STORAGE_TABLE_DATA_CONTRIBUTOR,
         MONITORING_METRICS_PUBLISHER,
         READER,
+        MONITORING_READER,
     ):
         assert guid.match(value), value
+
+
+def test_the_subscription_roles_are_reader_and_monitoring_reader_for_the_app() -> None:
+    roles = role_assignments(module("subscription-reader.bicep"))
+    assert sorted(r["role"] for r in roles.values()) == sorted([READER, MONITORING_READER])
+    assert {r["principalType"] for r in roles.values()} == {"ServicePrincipal"}
+
+
+def test_the_health_schedule_is_always_set() -> None:
+    settings = app_settings()
+    assert "HEALTH_SCHEDULE" in settings and "HEALTH_REENABLE" in settings
 
 
 # ---------------------------------------------------------------------------------------- Event Grid

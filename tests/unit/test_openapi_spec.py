@@ -78,7 +78,7 @@ def test_every_contract_status_is_documented_for_its_operation(operation: tuple[
     assert documented_statuses(*operation) == CONTRACT_STATUSES[operation]
 
 
-def test_operations_are_the_four_http_functions() -> None:
+def test_operations_are_the_http_functions() -> None:
     spec = load_spec()
     operations = {
         (method.upper(), path): item["operationId"]
@@ -90,6 +90,8 @@ def test_operations_are_the_four_http_functions() -> None:
         ("GET", "/api/connections/{namespace}"): "getConnection",
         ("POST", "/api/dataflows"): "createDataflow",
         ("GET", "/api/dataflows/{namespace}/{eventHubName}"): "getDataflow",
+        ("GET", "/api/adobe-events"): "adobeEventsChallenge",
+        ("POST", "/api/adobe-events"): "adobeEventsDelivery",
     }
     _, get_operation = find_operation(*GET)
     parameters = {(p["in"], p["name"]): p["required"] for p in get_operation["parameters"]}
