@@ -54,7 +54,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 @pytest.fixture
 def refused_connections() -> Callable[[], list[dict[str, Any]]]:
     """For a test that is refused on purpose: takes the refusals so far (they no longer fail it)."""
-    return _refusals.new
+    return lambda: _refusals.new(expected=True)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -65,7 +65,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    terminalreporter.write_line(f"loopback guard: {_refusals.total} connection(s) outside loopback refused")
+    terminalreporter.write_line(
+        f"loopback guard: {_refusals.total} connection(s) outside loopback refused"
+        f" (and {_refusals.expected} made on purpose by the guard's own tests)"
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

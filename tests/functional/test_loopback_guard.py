@@ -28,7 +28,7 @@ PROBE = """
 import json, socket, sys, time
 for host in sys.argv[1:]:
     sock = socket.socket()
-    sock.settimeout(%s)
+    sock.settimeout(TIMEOUT)
     started = time.perf_counter()
     try:
         sock.connect((host, 80))
@@ -37,7 +37,7 @@ for host in sys.argv[1:]:
         error = f"{type(err).__name__}: {str(err).splitlines()[0]}"
     print(json.dumps({"host": host, "error": error, "seconds": time.perf_counter() - started,
                       "local": sock.getsockname()}))
-""" % CONNECT_TIMEOUT
+""".replace("TIMEOUT", str(CONNECT_TIMEOUT))
 
 
 def test_a_worker_process_connecting_outside_loopback_is_refused_before_any_packet(
@@ -114,9 +114,10 @@ def test_a_refused_connection_fails_the_test_that_made_it_even_when_swallowed(tm
     (tmp_path / "test_inner.py").write_text(INNER_TESTS)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     env = {k: v for k, v in os.environ.items() if k not in ("LOOPBACK_GUARD_LOG", "LOOPBACK_GUARD_MODE")}
+    inner = ["-p", "tests.conftest", "-p", "no:cacheprovider", "-q", "-c", str(tmp_path / "pytest.ini")]
+    command = [sys.executable, "-m", "pytest", *inner, "--rootdir", str(tmp_path), str(tmp_path / "test_inner.py")]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider", "-c", str(tmp_path / "pytest.ini")]
-        + ["--rootdir", str(tmp_path), "-q", str(tmp_path / "test_inner.py")],
+        command,
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -129,4 +130,4 @@ def test_a_refused_connection_fails_the_test_that_made_it_even_when_swallowed(tm
     assert "2 failed, 1 passed" in out, out
     assert "test_inner.py::test_swallowed_in_process" in out and "test_inner.py::test_swallowed_in_a_child" in out
     assert "('169.254.169.254', 80)" in out and "('10.255.255.1', 80)" in out
-    assert "loopback guard: 2 connection(s) outside loopback refused" in out
+    assert "loopback guard: 2 connection(s) outside loopback refused (and 0 made on purpose" in out

@@ -181,7 +181,7 @@ def install() -> None:
     guarded_connect.loopback_guard = True  # type: ignore[attr-defined]
     cls.connect, cls.connect_ex, cls.sendto = guarded_connect, guarded_connect_ex, guarded_sendto
     socket.getaddrinfo, socket.gethostbyname = guarded_getaddrinfo, guarded_gethostbyname
-    socket.gethostbyname_ex, socket.gethostbyaddr = guarded_gethostbyname_ex, guarded_gethostbyaddr  # type: ignore[assignment]
+    socket.gethostbyname_ex, socket.gethostbyaddr = guarded_gethostbyname_ex, guarded_gethostbyaddr
 
 
 class Refusals:
@@ -190,11 +190,12 @@ class Refusals:
     def __init__(self, path: str, owned: bool) -> None:
         self.path = path
         self.owned = owned
-        self.total = 0
+        self.total = 0  # every refusal read, but those taken as expected
+        self.expected = 0
         self._offset = 0
 
-    def new(self) -> list[dict[str, Any]]:
-        """The refusals recorded since the last call."""
+    def new(self, *, expected: bool = False) -> list[dict[str, Any]]:
+        """The refusals recorded since the last call (`expected`: made on purpose, not counted in total)."""
         import json
 
         try:
@@ -206,15 +207,18 @@ class Refusals:
         complete = data[: data.rfind(b"\n") + 1]
         self._offset += len(complete)
         found = [json.loads(line) for line in complete.splitlines() if line.strip()]
-        self.total += len(found)
+        if expected:
+            self.expected += len(found)
+        else:
+            self.total += len(found)
         return found
 
     def close(self) -> None:
+        import contextlib
+
         if self.owned:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.remove(self.path)
-            except FileNotFoundError:
-                pass
 
 
 def describe(refusals: list[dict[str, Any]]) -> str:
