@@ -40,6 +40,7 @@ from bench.harness import (
 )
 from bench.report import Row, render_table, write_results
 from devstack.appinsights import AppInsightsStandIn
+from tests.netguard import loopback_guard
 
 FUNCTION, BASELINE = "bench.worker", "bench.baseline"
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -875,6 +876,22 @@ PHASES = ("cold", "warm", "dataflows", "scale", "lifetimes", "memory")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The run, under the loopback guard: a connection outside loopback by this process or any child
+    fails it (LOOPBACK_GUARD_MODE=report only counts them)."""
+    refusals = loopback_guard.enable()
+    try:
+        status = run(argv)
+        refused = refusals.new()
+    finally:
+        refusals.close()
+    print(f"loopback guard: {len(refused)} connection(s) outside loopback refused")
+    if refused and os.environ.get("LOOPBACK_GUARD_MODE", "fail") != "report":
+        print(f"\nBENCHMARK BROKEN: {loopback_guard.describe(refused)}", file=sys.stderr)
+        return 1
+    return status
+
+
+def run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="a few iterations of everything (CI)")
     parser.add_argument("--strict", action="store_true", help="fail when a timing or memory target is missed")

@@ -54,6 +54,19 @@ OUTCOME_FIELDS: Final = (
     "invocation_id",
     "function",
 )
+#: What the Functions host (or App Service) sets in a worker's environment: the process runs on Azure.
+ON_AZURE_MARKERS: Final = ("FUNCTIONS_WORKER_RUNTIME", "WEBSITE_SITE_NAME")
+#: The distro's settings outside Azure (each unless already set), so that it reaches nothing but the
+#: configured ingestion endpoint: no IMDS probe, no SDK statistics or settings polls to Microsoft.
+OFF_AZURE_DEFAULTS: Final[Mapping[str, str]] = {
+    # The distro's default is "azure_app_service,azure_vm"; azure_vm asks 169.254.169.254 (IMDS)
+    # unless the process looks like Functions. azure_app_service reads the environment only.
+    "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "azure_app_service",
+    # Statsbeat: the SDK's own health metrics, sent to Microsoft's westus-0/westeurope-5 ingestion.
+    "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+    # OneSettings: polls https://settings.sdk.monitor.azure.com 5-15 s after start, then hourly.
+    "APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED": "true",
+}
 ADOPTED: Final = "connector.connections.adopted"
 DUPLICATES_REMOVED: Final = "connector.duplicates.removed"
 
@@ -240,6 +253,9 @@ def configure(settings: Settings) -> None:
             if "OTEL_TRACES_SAMPLER" not in os.environ:
                 os.environ["OTEL_TRACES_SAMPLER"] = "microsoft.fixed_percentage"
                 os.environ["OTEL_TRACES_SAMPLER_ARG"] = "1.0"
+            if not any(marker in os.environ for marker in ON_AZURE_MARKERS):
+                for name, value in OFF_AZURE_DEFAULTS.items():
+                    os.environ.setdefault(name, value)
             configure_azure_monitor(
                 connection_string=settings.telemetry.connection_string.reveal(),
                 logger_name=LOGGER_NAME,  # the app's log lines only, after the scrubber

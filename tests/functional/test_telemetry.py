@@ -190,6 +190,53 @@ def test_telemetry_off_imports_nothing_of_opentelemetry() -> None:
     assert done.stdout.strip() == "[]"
 
 
+DISTRO_PROBE = (
+    "import json, os\n"
+    "from shared import telemetry\n"
+    "from shared.settings import Settings\n"
+    "telemetry.configure(Settings.from_env({'KEY_VAULT_URL': 'https://kv.vault.azure.net',"
+    " 'AzureWebJobsStorage': 'UseDevelopmentStorage=true',"
+    " 'APPLICATIONINSIGHTS_CONNECTION_STRING': os.environ['PROBE_CONNECTION_STRING']}))\n"
+    "print(json.dumps({name: os.environ.get(name) for name in telemetry.OFF_AZURE_DEFAULTS}))\n"
+)
+OFF_AZURE = dict(telemetry.OFF_AZURE_DEFAULTS)
+# On Azure the distro's own defaults: both Azure detectors (azure_vm skips IMDS there), statsbeat, OneSettings.
+LEFT_TO_THE_DISTRO = {**dict.fromkeys(OFF_AZURE), "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "azure_app_service,azure_vm"}
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, OFF_AZURE),  # a test worker, a benchmark child, the CLI, the demo
+        ({"FUNCTIONS_WORKER_RUNTIME": "python"}, LEFT_TO_THE_DISTRO),  # on Azure Functions: unchanged
+        ({"WEBSITE_SITE_NAME": "contoso-connector"}, LEFT_TO_THE_DISTRO),
+        (
+            {"OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "azure_functions"},  # the operator's choice stands
+            {**OFF_AZURE, "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "azure_functions"},
+        ),
+    ],
+)
+def test_outside_azure_the_distro_reaches_only_the_configured_endpoint(
+    environment: dict[str, str], expected: dict[str, str | None]
+) -> None:
+    """No Azure VM detector (IMDS at 169.254.169.254), statsbeat or OneSettings poll outside Azure:
+    the loopback guard fails this test if the configured distro connects anywhere but the stand-in."""
+    inherited = {k: v for k, v in os.environ.items() if k not in (*telemetry.ON_AZURE_MARKERS, *OFF_AZURE)}
+    with AppInsightsStandIn() as ingestion:
+        env = {**inherited, **environment, "PROBE_CONNECTION_STRING": ingestion.connection_string(INSTRUMENTATION_KEY)}
+        done = subprocess.run(
+            [sys.executable, "-c", DISTRO_PROBE],
+            cwd=find_repo_root(),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == expected
+
+
 def test_a_malformed_connection_string_is_a_configuration_error_naming_it(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
