@@ -102,7 +102,7 @@ def _handle(
     try:
         outcome = apply(get_runtime, event_type, subject, data, Source("event", event.id, _event_time(event)))
     except ConnectorError as err:
-        settle(err, what)
+        settle(err, what, event=True)
         return
     if outcome is not None:
         outcome_line(what, outcome)

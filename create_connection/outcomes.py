@@ -10,9 +10,9 @@ import azure.functions as func
 
 from shared import telemetry
 from shared.dataflow_records import DataflowOutcome
-from shared.errors import ConnectorError
+from shared.errors import ConnectorError, SecretNotFound
 from shared.logs import log
-from shared.models import ConnectionKey, Outcome
+from shared.models import ConnectionKey, Outcome, State
 
 # The fields repeated in an outcome line's text (all of them are its structured fields too).
 _IN_TEXT = ("namespace", "sandbox", "event_hub", "state", "error_code", "adobe_request_id")
@@ -45,9 +45,16 @@ def outcome_line(
     log.log(level, "%s: %s %s%s", what, _SAID.get(outcome, outcome), facts, detail, extra=fields)
 
 
-def settle(err: ConnectorError, what: str) -> None:
+def settle(err: ConnectorError, what: str, *, event: bool = False) -> None:
     """Permanent (400/404/422/502): logged (and recorded by the service when the key is known), the
-    invocation returns. Transient or configuration (409/500/503): raise, so the platform redelivers."""
+    invocation returns. Transient or configuration (409/500/503): raise, so the platform redelivers.
+
+    For an `event` (nobody waits for the answer: Event Grid, a reconcile message), a missing secret is no
+    failure: the record waits in `pending_secret` (the usual order in Azure), logged at INFO."""
+    if event and isinstance(err, SecretNotFound):
+        pending = State.PENDING_SECRET.value
+        outcome_line(what, pending, state=pending, error=err)
+        return
     if err.permanent:
         outcome_line(what, "failed", error=err, level=logging.WARNING)
         return

@@ -18,6 +18,7 @@ from .outcomes import log_outcome, outcome_line, settle
 def handle(msg: func.QueueMessage) -> None:
     """Create (or find) the connection a queue message asks for, or verify one."""
     what = f"queue message {msg.id or '-'} (dequeue {msg.dequeue_count or '?'})"
+    reconcile = False  # handled like a namespace-created event: no secret yet is pending, not a failure
     try:
         runtime = get_runtime()
         request = parse_queue_message(decode_queue_message(msg.get_body()), runtime.settings.dataflow_defaults)
@@ -30,6 +31,7 @@ def handle(msg: func.QueueMessage) -> None:
             outcome_line(what, "verified", key=request.key, state=", ".join(states))
             return
         if isinstance(request, ReconcileRequest):
+            reconcile = True
             telemetry.note_key(request.request.key)
             log_outcome(what, runtime.service.create_or_get(request.request, Source("reconcile", msg.id)))
             return
@@ -39,6 +41,6 @@ def handle(msg: func.QueueMessage) -> None:
             return
         outcome = runtime.service.create_or_get(request, source)
     except ConnectorError as err:
-        settle(err, what)
+        settle(err, what, event=reconcile)
         return
     log_outcome(what, outcome)

@@ -11,7 +11,7 @@ from .eventhubs import parse_aad_secret, parse_connection_string
 from .models import AuthType, ConnectionRequest
 from .retry import Deadline
 from .secrets import SecretSource
-from .sensitive import Secret, refuse_pickling
+from .sensitive import MIN_SECRET_LENGTH, Secret, refuse_pickling, too_short
 from .settings import Settings
 
 SAS_SPEC: Final = "Azure EventHub authentication credentials"
@@ -50,6 +50,17 @@ def load_adobe_credentials(secrets: SecretSource, settings: Settings, deadline: 
                 setting=setting,
             ) from None
     client_id, client_secret, org_id = values
+    for setting, secret in (("ADOBE_CLIENT_ID_SECRET", client_id), ("ADOBE_ORG_ID_SECRET", org_id)):
+        if not secret.value.reveal().strip():
+            raise ConfigurationError(
+                f"The Adobe credential secret '{secret.name}' (named by {setting}) is empty.", setting=setting
+            )
+    if too_short(client_secret.value.reveal()):  # never registered with the scrubber: it would mangle other text
+        raise ConfigurationError(
+            f"The Adobe credential secret '{client_secret.name}' (named by ADOBE_CLIENT_SECRET_SECRET) is shorter "
+            f"than {MIN_SECRET_LENGTH} characters: store the client secret the Developer Console shows.",
+            setting="ADOBE_CLIENT_SECRET_SECRET",
+        )
     return AdobeCredentials(
         client_id.value.reveal().strip(), Secret(client_secret.value.reveal()), org_id.value.reveal().strip()
     )

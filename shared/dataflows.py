@@ -478,9 +478,8 @@ class DataflowService:
         except Exception as write_err:
             log.warning("could not record the failure of dataflow %s: %s", request.key, type(write_err).__name__)
             return
-        log.warning(
-            "dataflow %s %s: %s %s (%s)", record.key, record.state.value, err.code, err.message, source.describe()
-        )
+        write = log.info if record.state is State.PENDING_SECRET else log.warning  # waiting for a secret: no failure
+        write("dataflow %s %s: %s %s (%s)", record.key, record.state.value, err.code, err.message, source.describe())
         if record.state is State.FAILED:
             self.events.publish("dataflow-failed", record, err)
 

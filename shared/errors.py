@@ -173,6 +173,25 @@ class ConfigurationError(ConnectorError):
         return {"setting": self.setting}
 
 
+class RecordUnreadable(ConnectorError):
+    """A stored record does not decode (a hand-edited state, a missing field, a bad date): 500 naming the row.
+
+    Listings skip such a row (and log it); an operation on that very identity answers this error until an
+    operator fixes or deletes the row, so queue and Event Grid invocations raise for redelivery.
+    """
+
+    http_status = 500
+    code = "RecordUnreadable"
+    permanent = False  # an operator fixes the row, then the platform's redelivery succeeds
+
+    def __init__(self, message: str, *, table: str, partition_key: str, row_key: str) -> None:
+        super().__init__(message)
+        self.table, self.partition_key, self.row_key = table, partition_key, row_key
+
+    def details(self) -> dict[str, Any]:
+        return {"record": {"table": self.table, "partitionKey": self.partition_key, "rowKey": self.row_key}}
+
+
 @dataclass(frozen=True)
 class AdobeErrorInfo:
     """What Adobe said about a refused call: HTTP status, Adobe's error code, request id."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .errors import InvalidRequest, SecretProblem
-from .sensitive import Secret
+from .sensitive import MIN_SECRET_LENGTH, Secret, too_short
 
 NAMESPACE_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]")
 EVENT_HUB_PATTERN: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,254}[A-Za-z0-9])?")
@@ -111,6 +111,8 @@ def parse_connection_string(value: str, *, secret_name: str, expected_namespace:
     key = pairs.get("sharedaccesskey", "")
     if not key:
         raise invalid("SharedAccessKey is missing.")
+    if too_short(key):  # never registered with the scrubber: it would mangle every other text
+        raise invalid(f"SharedAccessKey is shorter than {MIN_SECRET_LENGTH} characters.")
     entity_path = pairs.get("entitypath") or None
     if entity_path is not None:
         if not EVENT_HUB_PATTERN.fullmatch(entity_path):
@@ -142,4 +144,9 @@ def parse_aad_secret(value: str, *, secret_name: str) -> AadCredential:
     missing = [k for k in ("tenantId", "clientId", "clientSecret") if not isinstance(data.get(k), str) or not data[k]]
     if missing:
         raise SecretProblem(f"Key Vault secret '{secret_name}' lacks {', '.join(missing)}.", secret_name=secret_name)
+    if too_short(data["clientSecret"]):  # never registered with the scrubber: it would mangle every other text
+        raise SecretProblem(
+            f"Key Vault secret '{secret_name}' has a clientSecret shorter than {MIN_SECRET_LENGTH} characters.",
+            secret_name=secret_name,
+        )
     return AadCredential(data["tenantId"], data["clientId"], Secret(data["clientSecret"]))

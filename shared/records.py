@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, Protocol, TypeVar
 
 from . import telemetry
-from .errors import ConfigurationError, DependencyUnavailable, is_tls_failure
+from .errors import ConfigurationError, DependencyUnavailable, RecordUnreadable, is_tls_failure
+from .logs import log
 from .models import AuthType, ConnectionKey, ConnectionRecord, LastError, State, Warning
 from .sensitive import scrub
 
@@ -46,7 +47,7 @@ class RecordStore(Protocol[R]):
     operations: int
 
     def get(self, key: ConnectionKey) -> Stored[R] | None:
-        """The record for a key, or None."""
+        """The record for a key, or None; RecordUnreadable when its row does not decode."""
         ...
 
     def insert(self, record: R) -> Stored[R]:
@@ -62,7 +63,7 @@ class RecordStore(Protocol[R]):
         ...
 
     def list(self, sandbox: str | None = None, namespace: str | None = None) -> Iterator[R]:
-        """Records, optionally for one sandbox and/or namespace."""
+        """Records, optionally for one sandbox and/or namespace; a row that does not decode is logged and skipped."""
         ...
 
 
@@ -117,7 +118,21 @@ class TableRecordStore(Generic[R]):
                 entity = self._table.get_entity(key.partition_key, key.row_key)
         except ResourceNotFoundError:
             return None
-        return Stored(self._decode(entity), str(entity.metadata["etag"]))
+        return Stored(self._decoded(entity), str(entity.metadata["etag"]))
+
+    def _decoded(self, entity: dict[str, Any]) -> R:
+        """The record an entity holds; RecordUnreadable (naming table, partition and row) when it does not decode."""
+        try:
+            return self._decode(entity)
+        except (KeyError, ValueError, TypeError, AttributeError) as err:
+            partition, row = str(entity.get("PartitionKey", "?")), str(entity.get("RowKey", "?"))
+            raise RecordUnreadable(
+                f"The record in table '{self.name}' (PartitionKey '{partition}', RowKey '{row}') cannot be read: "
+                f"{_reason(err)}. Fix or delete that row.",
+                table=self.name,
+                partition_key=partition,
+                row_key=row,
+            ) from None
 
     def insert(self, record: R) -> Stored[R]:
         from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -194,9 +209,36 @@ class TableRecordStore(Generic[R]):
                 else:
                     entities = self._table.list_entities()
                 for entity in entities:
-                    yield self._decode(entity)
+                    record = self._readable(entity)
+                    if record is not None:
+                        yield record
         except ResourceNotFoundError:
             return  # the table does not exist yet: no records
+
+    def _readable(self, entity: dict[str, Any]) -> R | None:
+        """A listed entity's record; None (reported once, at ERROR, with its row) when it does not decode."""
+        try:
+            return self._decoded(entity)
+        except RecordUnreadable as err:
+            log.error(
+                "%s %s (skipped)",
+                UNREADABLE_RECORD,
+                err.message,
+                extra={"table": err.table, "partition_key": err.partition_key, "row_key": err.row_key},
+            )
+            return None
+
+
+#: The start of the log line of a row that a listing skipped (docs/operations.md searches for it).
+UNREADABLE_RECORD: Final = "unreadable record:"
+
+
+def _reason(err: Exception) -> str:
+    """Why an entity did not decode, in a few words (its values are the app's own columns, never secrets)."""
+    if isinstance(err, KeyError):
+        return f"the column {err.args[0]!r} is missing" if err.args else "a column is missing"
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 class storage_errors:

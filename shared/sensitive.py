@@ -5,61 +5,96 @@ registered here when it is wrapped in a `Secret`. `scrub()` replaces every run o
 `MIN_FRAGMENT` or more characters of a registered value, so a secret cannot reach a response,
 a log line, a record, a queue message or an exception message even when a service quotes it
 back in an error text, or when that text is cut. Scrub first, cut after.
+
+A value is registered with the forms in which JSON or a URL quotes it (`\\uXXXX` and `\\/`
+escapes, percent-encoding), so an echo of a request body or a form is scrubbed too. A value
+shorter than `MIN_SECRET_LENGTH` is never registered: its fragments would match ordinary text
+(a key `tel` would mangle every `telemetry`); the places that read secrets refuse such values.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections import OrderedDict
 from typing import Final, NoReturn
+from urllib.parse import quote, quote_plus
 
 REDACTED: Final = "***"
 #: The shortest run of a secret's characters that counts as a leak.
 MIN_FRAGMENT: Final = 8
+#: The shortest value accepted as a secret (SAS key, client secret): a shorter one is refused before use.
+MIN_SECRET_LENGTH: Final = 16
 #: Secret values remembered by one worker, the least recently used forgotten first: every use registers a
 #: value again (parsing a secret, building a request body, a token), so only values no request holds are dropped.
 MAX_REGISTERED: Final = 512
+_JSON_ESCAPE: Final = re.compile(r"\\u[0-9a-f]{4}")
+
+
+def too_short(value: str) -> bool:
+    """Whether a secret value is too short to be scrubbed without mangling other text (refuse it)."""
+    return len(value) < MIN_SECRET_LENGTH
+
+
+def quoted_forms(value: str) -> tuple[str, ...]:
+    """The value as JSON and URLs can quote it: JSON string escapes (`\\u00e9`, either hex case, with
+    `\\/`, and JSON in JSON), percent-encoding (path, component, form). The value itself first."""
+    in_json = json.dumps(value)[1:-1]
+    forms = [
+        value,
+        in_json,
+        in_json.replace("/", "\\/"),
+        _upper_hex_escapes(in_json),
+        json.dumps(in_json)[1:-1],
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value, safe=""),
+    ]
+    return tuple(dict.fromkeys(forms))
+
+
+def _upper_hex_escapes(text: str) -> str:
+    return _JSON_ESCAPE.sub(lambda match: match.group(0).upper().replace("\\U", "\\u"), text)
 
 
 class _Registry:
-    """The secret values of this process, indexed by every MIN_FRAGMENT-character window."""
+    """The secret values of this process, indexed by every MIN_FRAGMENT-character window of each quoted form."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: OrderedDict[str, None] = OrderedDict()
+        self._values: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self._grams: dict[str, int] = {}
-        self._short: set[str] = set()
 
     def add(self, value: str) -> None:
-        if not value:
+        if too_short(value):
             return
         with self._lock:
             if value in self._values:
                 self._values.move_to_end(value)
                 return
-            self._values[value] = None
-            self._index(value, +1)
+            forms = quoted_forms(value)
+            self._values[value] = forms
+            self._index(forms, +1)
             while len(self._values) > MAX_REGISTERED:
-                old, _ = self._values.popitem(last=False)
+                _, old = self._values.popitem(last=False)
                 self._index(old, -1)
 
-    def _index(self, value: str, delta: int) -> None:
-        if len(value) < MIN_FRAGMENT:
-            (self._short.add if delta > 0 else self._short.discard)(value)
-            return
-        for i in range(len(value) - MIN_FRAGMENT + 1):
-            gram = value[i : i + MIN_FRAGMENT]
-            count = self._grams.get(gram, 0) + delta
-            if count > 0:
-                self._grams[gram] = count
-            else:
-                self._grams.pop(gram, None)
+    def _index(self, forms: tuple[str, ...], delta: int) -> None:
+        for form in forms:
+            for i in range(len(form) - MIN_FRAGMENT + 1):
+                gram = form[i : i + MIN_FRAGMENT]
+                count = self._grams.get(gram, 0) + delta
+                if count > 0:
+                    self._grams[gram] = count
+                else:
+                    self._grams.pop(gram, None)
 
     def scrub(self, text: str) -> str:
-        if not self._grams and not self._short:
+        if not self._grams:
             return text
         with self._lock:
-            grams, short = self._grams, tuple(self._short)
+            grams = self._grams
             covered_until = -1
             spans: list[list[int]] = []
             for i in range(len(text) - MIN_FRAGMENT + 1):
@@ -70,24 +105,23 @@ class _Registry:
                     else:
                         spans.append([i, end])
                     covered_until = end
-        if spans:
-            parts, last = [], 0
-            for start, end in spans:
-                parts.append(text[last:start])
-                parts.append(REDACTED)
-                last = end
-            parts.append(text[last:])
-            text = "".join(parts)
-        for value in short:
-            text = text.replace(value, REDACTED)
-        return text
+        if not spans:
+            return text
+        parts, last = [], 0
+        for start, end in spans:
+            parts.append(text[last:start])
+            parts.append(REDACTED)
+            last = end
+        parts.append(text[last:])
+        return "".join(parts)
 
 
 _registry = _Registry()
 
 
 def register_secret(value: str) -> None:
-    """Remember a secret value so `scrub` removes it (and every long enough fragment of it)."""
+    """Remember a secret value so `scrub` removes it, its quoted forms and every long enough fragment of them
+    (a value shorter than MIN_SECRET_LENGTH is ignored: the callers refuse it first)."""
     _registry.add(value)
 
 

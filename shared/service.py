@@ -595,9 +595,8 @@ def _adobe_left(record: ConnectionRecord) -> bool:
 
 
 def _log_failure(record: ConnectionRecord, err: ConnectorError, source: Source) -> None:
-    log.warning(
-        "connection %s %s: %s %s (%s)", record.key, record.state.value, err.code, err.message, source.describe()
-    )
+    write = log.info if record.state is State.PENDING_SECRET else log.warning  # waiting for a secret is no failure
+    write("connection %s %s: %s %s (%s)", record.key, record.state.value, err.code, err.message, source.describe())
 
 
 def _deletion_message(err: ConnectorError) -> str:

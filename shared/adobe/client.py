@@ -27,6 +27,8 @@ CATALOG_PATH: Final = "/data/foundation/catalog"
 #: How long a connection spec read is reused, and how soon a failed read is tried again.
 SPEC_TTL_SECONDS: Final = 3600.0
 SPEC_RETRY_SECONDS: Final = 60.0
+#: Sandboxes whose spec read one worker keeps (expired reads are dropped on every read).
+MAX_CACHED_SPECS: Final = 64
 SECRET_PARAMS: Final = ("sasKey", "clientSecretValue")
 
 
@@ -373,7 +375,16 @@ class AdobeClient:
                 ttl = SPEC_TTL_SECONDS if document is not None else SPEC_RETRY_SECONDS
                 cached = (self._monotonic() + ttl, document)
                 self._specs[sandbox] = cached
+                self._prune_specs()
         return choose_auth_spec(cached[1], params, documented)
+
+    def _prune_specs(self) -> None:
+        """Drop expired spec reads, then those expiring first beyond MAX_CACHED_SPECS (under the lock)."""
+        now = self._monotonic()
+        for sandbox in [name for name, (until, _) in self._specs.items() if now >= until]:
+            del self._specs[sandbox]
+        while len(self._specs) > MAX_CACHED_SPECS:
+            del self._specs[min(self._specs, key=lambda name: self._specs[name][0])]
 
     def forget_auth_specs(self, sandbox: str) -> None:
         with self._spec_lock:

@@ -3,11 +3,13 @@ queue and Event Grid, from two worker processes at once; then the redeliveries a
 
 Whatever the interleaving, once the verifies have run (and the old delete events have come again, late):
 exactly one Adobe connection per namespace, recorded `ready`; at most one 201 per connection; no
-8-character run of a secret in any output. The same for the dataflows of event hubs.
+8-character run of a secret in any output. The same for the dataflows of event hubs. A hand-edited row
+that does not decode sits among the records all along: every listing skips it, nothing stops on it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -19,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableServiceClient
 
 from devstack.azurite import find_repo_root
 from devstack.events import namespace_event
 from devstack.faults import Fault
+from shared.records import UNREADABLE_RECORD
 from shared.runtime import reset_runtime
 from tests.functional.conftest import App, assert_no_secret_fragments
 
@@ -69,6 +74,25 @@ def operations(rng: random.Random) -> list[dict[str, Any]]:
     for index, op in enumerate(ops):
         op["id"] = f"op{index}"
     return ops
+
+
+def tamper_row(app: App, seed: int) -> dict[str, Any]:
+    """A hand-edited record (`State` = `Ready`) of one chaos namespace in another sandbox: every delete event of
+    that namespace lists it beside the real ones."""
+    table = TableServiceClient.from_connection_string(app.stack.storage_connection_string).get_table_client(app.table)
+    with contextlib.suppress(ResourceExistsError):
+        table.create_table()
+    namespace = NAMESPACES[seed % len(NAMESPACES)]  # not drawn from the seed's generator: its runs stay as they were
+    entity = {
+        "PartitionKey": "dev",
+        "RowKey": f"{namespace}|",
+        "Namespace": namespace,
+        "State": "Ready",
+        "AuthType": "sas",
+        "Name": f"Azure Event Hubs {namespace}",
+    }
+    table.create_entity(entity)
+    return entity
 
 
 def run_workers(app: App, ops: list[dict[str, Any]], tmp_path: Path) -> tuple[list[dict[str, Any]], str]:
@@ -156,7 +180,7 @@ def redeliver(app: App, ops: list[dict[str, Any]], results: list[dict[str, Any]]
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_chaos_converges_to_exactly_one_connection_per_namespace(
-    app: App, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed: int
+    app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path, seed: int
 ) -> None:
     rng = random.Random(seed)
     for key, value in {"DELETE_CONNECTION_ON_NAMESPACE_DELETE": "true", "CLAIM_WAIT_SECONDS": "3"}.items():
@@ -165,6 +189,7 @@ def test_chaos_converges_to_exactly_one_connection_per_namespace(
     reset_runtime()
     for namespace in NAMESPACES:
         app.stack.add_eventhubs_namespace(namespace)
+    tampered = tamper_row(app, seed)
     answers, worker_output = run_chaos(app, faults(rng), operations(rng), tmp_path)
 
     for namespace in NAMESPACES:
@@ -187,6 +212,8 @@ def test_chaos_converges_to_exactly_one_connection_per_namespace(
         assert entity["State"] == "ready" and entity["ConnectionId"] == connections[0]["id"], entity
     created = [a["body"]["connectionId"] for a in answers if a["status"] == 201]
     assert len(created) == len(set(created)), f"seed {seed}: two 201 answers for one connection"
+    assert app.entity(tampered["Namespace"], sandbox="dev")["State"] == "Ready"  # skipped, left for the operator
+    assert f"RowKey '{tampered['RowKey']}'" in caplog.text and UNREADABLE_RECORD in caplog.text  # reported
     assert_no_secret_fragments(app.stack, {"worker output and logs": worker_output})
 
 

@@ -85,8 +85,8 @@ def test_parsed_credential_repr_hides_the_key() -> None:
 
 
 def test_aad_secret() -> None:
-    aad = parse_aad_secret('{"tenantId": "t", "clientId": "c", "clientSecret": "s3cr3t-value"}', secret_name="n")
-    assert (aad.tenant_id, aad.client_id, aad.client_secret.reveal()) == ("t", "c", "s3cr3t-value")
+    aad = parse_aad_secret('{"tenantId": "t", "clientId": "c", "clientSecret": "s3cr3t-value-of-aad"}', secret_name="n")
+    assert (aad.tenant_id, aad.client_id, aad.client_secret.reveal()) == ("t", "c", "s3cr3t-value-of-aad")
     assert "s3cr3t-value" not in repr(aad)
 
 

@@ -14,6 +14,7 @@ from shared.errors import (
     InvalidJson,
     InvalidRequest,
     PayloadTooLarge,
+    RecordUnreadable,
     SecretNotFound,
     SecretProblem,
 )
@@ -33,6 +34,7 @@ ADOBE = AdobeErrorInfo(status=400, code="1415-400", request_id="req-1")
         (SecretNotFound("x", secret_name="s"), 422, "SecretNotFound", True, None),
         (SecretProblem("x", secret_name="s"), 422, "SecretInvalid", True, None),
         (ConfigurationError("x", setting="KEY_VAULT_URL"), 500, "ConfigurationError", False, None),
+        (RecordUnreadable("x", table="T", partition_key="prod", row_key="ns|"), 500, "RecordUnreadable", False, None),
         (AdobeRejected("x", adobe=ADOBE), 502, "AdobeRequestRejected", True, None),
         (AdobeAuthenticationFailed("x", adobe=ADOBE), 502, "AdobeAuthenticationFailed", True, None),
         (DependencyUnavailable("x", dependency="Adobe", retry_after=12), 503, "DependencyUnavailable", False, 12),
@@ -50,6 +52,11 @@ def test_mapping(error: ConnectorError, status: int, code: str, permanent: bool,
 def test_adobe_details_in_body() -> None:
     body = AdobeRejected("refused", adobe=ADOBE).to_body()
     assert body["error"]["adobe"] == {"status": 400, "code": "1415-400", "requestId": "req-1"}
+
+
+def test_record_unreadable_names_the_row() -> None:
+    body = RecordUnreadable("x", table="T", partition_key="prod", row_key="ns|").to_body()
+    assert body["error"]["record"] == {"table": "T", "partitionKey": "prod", "rowKey": "ns|"}
 
 
 def test_retry_after_is_at_least_one_second() -> None:
