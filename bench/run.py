@@ -66,9 +66,12 @@ class Sizes:
     memory_batch: int
     scale: int = 2000  # namespaces of the reconcile-at-scale phase
     scale_rate: float = 40.0  # Flow Service creates per second before 429
+    bursts: tuple[int, ...] = (24, 32)  # concurrent creates of each burst against BURST_RATE
 
 
 SCALE_SANDBOX = "bench-scale"
+BURST_RATE = 5.0  # Flow Service creates per second (burst of as many) in the burst phase
+BURST_TARGET = 1.3  # POSTs per create
 
 FULL = Sizes(
     cold_runs=9,
@@ -103,6 +106,7 @@ SMOKE = Sizes(
     memory_batch=40,
     scale=60,
     scale_rate=30.0,
+    bursts=(32,),
 )
 
 
@@ -470,6 +474,48 @@ class Bench:
             f"{limit.refused} answers 429; {calls.flow / s.scale:.2f} Flow Service calls and "
             f"{calls.kv_reads / s.scale:.2f} Key Vault reads per namespace; {duplicates} duplicates."
         )
+
+    # -- 2d. a burst of creates against Adobe's rate limit ---------------------------------------
+
+    def burst(self) -> None:
+        """N concurrent creates of new namespaces on one warm worker against a limit of BURST_RATE creates/s:
+        POSTs per create (the floor is 1: every 429 costs one more), and every create answered 201 (no 503)."""
+        adobe = self.stack.adobe
+        env = self.env("BenchBurst")
+        for size in self.sizes.bursts:
+            names = self.seed(namespaces(f"burst{size}", "f", size + 1))
+            with Child(f"function-burst{size}", FUNCTION, env) as child:
+                if child.call({"cmd": "setup", "namespace": names[0]})["status"] != 201:
+                    raise BenchError(f"{child.name}: the warm-up create did not answer 201")
+                limit = adobe.limit_creates(BURST_RATE, burst=BURST_RATE)
+                take_calls(self.stack)
+                try:
+                    reply = child.call({"cmd": "threads", "namespaces": names[1:], "threads": size})
+                    posts = take_calls(self.stack).flow_creates
+                finally:
+                    adobe.create_rate = None
+            statuses = {int(k): v for k, v in reply["statuses"].items()}
+            created = statuses.get(201, 0)
+            per_create = posts / size
+            ok = statuses == {201: size}
+            self.add(
+                Row(
+                    "2d",
+                    f"Burst of {size} concurrent creates, {BURST_RATE:g} creates/s limit: POSTs per create "
+                    f"(429 answers; answers other than 201)",
+                    f"{per_create:.2f} ({limit.refused}; {size - created})",
+                    "1.00 floor",
+                    f"{per_create:.2f}",
+                    f"<= {BURST_TARGET}, all 201",
+                    ok and per_create <= BURST_TARGET,
+                    "exact",
+                )
+            )
+            self.summary.append(
+                f"Burst: {size} concurrent creates against {BURST_RATE:g} creates/s made {posts} POSTs "
+                f"({per_create:.2f} per create, target <= {BURST_TARGET}; {limit.refused} answered 429) in "
+                f"{reply['wall']:.1f} s (ideal {(size - BURST_RATE) / BURST_RATE:.1f} s); answers {statuses}."
+            )
 
     def _batches(
         self, children: dict[str, Child], command: str, work: dict[str, list[str]], status: int
@@ -871,7 +917,7 @@ NOTES = [
 ]
 
 
-PHASES = ("cold", "warm", "dataflows", "scale", "lifetimes", "memory")
+PHASES = ("cold", "warm", "dataflows", "scale", "burst", "lifetimes", "memory")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -903,6 +949,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("warm", "warm creates, repeats, call budget, concurrency", bench.warm),
                 ("dataflows", "dataflows", bench.dataflows),
                 ("scale", "reconcile at scale", bench.scale),
+                ("burst", "a burst of creates against the rate limit", bench.burst),
                 ("lifetimes", "cache lifetimes", bench.lifetimes),
                 ("memory", "memory", bench.memory),
             ]
