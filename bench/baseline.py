@@ -10,9 +10,12 @@ azure-data-tables `TableClient` (`create_entity` for the claim, `update_entity` 
 once per worker) and the Flow Service POST. Each request arrives as the same `func.HttpRequest`
 the function gets and is answered with a `func.HttpResponse` carrying the record as JSON.
 
-Per new connection: read the namespace's secret from Key Vault, insert the claim row, POST to
-Flow Service, update the row with If-Match. Per existing connection: one table read.
-Per worker: create the table if missing, read the three Adobe credential secrets, get one token.
+Per new connection: read the table row (none yet: the contract reads before it claims), read the
+namespace's secret from Key Vault, insert the claim row, POST to Flow Service, explore, update the row
+with If-Match. Per existing connection: one table read. Per worker: create the table if missing, read
+the three Adobe credential secrets, get one token, read the Event Hubs connection spec (its auth spec
+names). With APPLICATIONINSIGHTS_CONNECTION_STRING, a cold start first configures the Azure Monitor
+distro as the app does (same options), so "telemetry on" compares like with like.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from bench.child import cold_main, dataflow_request, http_request, serve
 SAS_SPEC = "Azure EventHub authentication credentials"
 EVENT_HUBS_SPEC = {"id": "bf9f5905-92b7-48bf-bf20-455bc6b60a4e", "version": "1.0"}
 FLOW_CONNECTIONS = "/data/foundation/flowservice/connections"
+FLOW_CONNECTION_SPEC = "/data/foundation/flowservice/connectionSpecs/" + EVENT_HUBS_SPEC["id"]
 LEASE = timedelta(seconds=120)
 
 
@@ -141,6 +145,9 @@ class Baseline:
             "x-sandbox-name": self.sandbox,
             "Accept": "application/json",
         }
+        self.counts["flow_calls"] += 1
+        spec = session.get(self.platform_url + FLOW_CONNECTION_SPEC, headers=self.headers, timeout=(3.05, 10))
+        spec.raise_for_status()
 
     def _secret(self, name: str) -> str:
         self.counts["kv_reads"] += 1
@@ -150,13 +157,21 @@ class Baseline:
 
     # -- per request ---------------------------------------------------------------------------
 
-    def create(self, req: Any) -> Any:
-        """The exactly-once create: secret, claim row, Flow Service POST, explore, If-Match update."""
+    def create(self, req: Any, *, read_first: bool = True) -> Any:
+        """The exactly-once create: table read, secret, claim row, Flow Service POST, explore, If-Match update."""
         import azure.functions as func
         from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
         namespace = str(json.loads(req.get_body())["namespace"]).lower()
+        if read_first:  # (a dataflow has just read it)
+            self.counts["table_ops"] += 1
+            try:
+                self.table.get_entity(self.sandbox, f"{namespace}|")
+                return _response(409, {"error": {"code": "ConnectionExists"}})  # never in the benchmark
+            except ResourceNotFoundError:
+                pass
         secret_name = self.sas_template.format(namespace=namespace)
         self.counts["kv_reads"] += 1
         secret = self.secrets.get_secret(secret_name)
@@ -254,7 +269,7 @@ class Baseline:
         try:
             connection = dict(self.table.get_entity(self.sandbox, f"{namespace}|"))
         except ResourceNotFoundError:
-            answer = json.loads(self.create(_connection_request(namespace)).get_body())
+            answer = json.loads(self.create(_connection_request(namespace), read_first=False).get_body())
             connection = {"ConnectionId": answer["connectionId"]}
         self.counts["flow_calls"] += 1
         dataset = self.session.get(
@@ -398,9 +413,29 @@ class BaselineDriver:
         return dict(self.baseline.counts)
 
 
+def configure_telemetry() -> None:
+    """With APPLICATIONINSIGHTS_CONNECTION_STRING: the Azure Monitor distro, configured as shared/telemetry.py
+    configures it (every trace, the HTTP libraries' instrumentation off, no live metrics); no spans of its own."""
+    connection_string = os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING")
+    if not connection_string:
+        return
+    from azure.monitor.opentelemetry import configure_azure_monitor
+
+    os.environ.setdefault("OTEL_TRACES_SAMPLER", "microsoft.fixed_percentage")
+    os.environ.setdefault("OTEL_TRACES_SAMPLER_ARG", "1.0")
+    configure_azure_monitor(
+        connection_string=connection_string,
+        logger_name="eventhubs_connector",
+        instrumentation_options={lib: {"enabled": False} for lib in ("azure_sdk", "requests", "urllib", "urllib3")},
+        enable_live_metrics=False,
+    )
+
+
 def first_request(namespace: str) -> tuple[int, float]:
-    """Cold start: the same libraries imported, the same per-worker calls, then the same first request."""
+    """Cold start: the same libraries imported (and telemetry configured when on), the same per-worker calls,
+    then the same first request."""
     _import_libraries()
+    configure_telemetry()
     imported = time.time()
     baseline = Baseline(os.environ)
     baseline.connect()

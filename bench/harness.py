@@ -146,14 +146,14 @@ class ColdStart:
     cpu: float  # user + system time of the whole process, exit included
 
 
-def cold_start(module: str, namespace: str, env: dict[str, str], timeout: float = 60) -> ColdStart:
-    """Spawn `python -m MODULE cold SPAWN_TS NAMESPACE` and wait for its one answer and its exit."""
+def cold_start(module: str, namespace: str, env: dict[str, str], timeout: float = 60, cwd: Path = ROOT) -> ColdStart:
+    """Spawn `python -m MODULE cold SPAWN_TS NAMESPACE` in `cwd` and wait for its one answer and its exit."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     spawn_ts = time.time()
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", module, "cold", repr(spawn_ts), namespace],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,

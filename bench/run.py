@@ -51,8 +51,7 @@ MB = 1024 * 1024
 class Sizes:
     """How much of everything one run does."""
 
-    cold_runs: int
-    cold_plain_runs: int  # cold starts without cached bytecode for the project
+    cold_runs: int  # paired rounds of cold starts (five kinds each)
     warm: int
     repeats: int
     batch: int
@@ -67,13 +66,15 @@ class Sizes:
     memory_batch: int
     scale: int = 2000  # namespaces of the reconcile-at-scale phase
     scale_rate: float = 40.0  # Flow Service creates per second before 429
+    bursts: tuple[int, ...] = (24, 32)  # concurrent creates of each burst against BURST_RATE
 
 
 SCALE_SANDBOX = "bench-scale"
+BURST_RATE = 5.0  # Flow Service creates per second (burst of as many) in the burst phase
+BURST_TARGET = 1.3  # POSTs per create
 
 FULL = Sizes(
-    cold_runs=9,
-    cold_plain_runs=3,
+    cold_runs=15,
     warm=500,
     repeats=500,
     batch=50,
@@ -88,8 +89,7 @@ FULL = Sizes(
     memory_batch=500,
 )
 SMOKE = Sizes(
-    cold_runs=3,
-    cold_plain_runs=1,
+    cold_runs=2,
     warm=20,
     repeats=20,
     batch=10,
@@ -104,6 +104,7 @@ SMOKE = Sizes(
     memory_batch=40,
     scale=60,
     scale_rate=30.0,
+    bursts=(32,),
 )
 
 
@@ -180,72 +181,91 @@ class Bench:
     # -- 1. cold start -------------------------------------------------------------------------
 
     def cold(self) -> None:
-        runs, plain_runs = self.sizes.cold_runs, self.sizes.cold_plain_runs
-        env = self.env("BenchCold")
-        names = {who: self.seed(namespaces("cold", who, runs + plain_runs + 1)) for who in "fbt"}
-        sides = ((FUNCTION, "f"), (BASELINE, "b"))
+        """Cold starts as deployed: the app runs from a read-only copy of the package (bench/deployed.py).
+
+        Five kinds of start, interleaved round by round (the order turns each round): the function (f) and the
+        bare baseline (b); the function with telemetry on (t) and a baseline configuring the same Azure Monitor
+        distro (u); the function from a copy without the shipped bytecode (p: compiled at every start)."""
+        from bench import deployed as deploy
+
+        runs = self.sizes.cold_runs
+        where = deploy.prepare()
+        env = where.env(self.env("BenchCold", bytecode=False))
+        kinds = "fbtup"
+        names = {who: self.seed(namespaces("cold", who, runs + 1)) for who in kinds}
         with AppInsightsStandIn() as ingestion:
-            # "t": the function with telemetry on, exporting to a loopback Application Insights.
-            telemetry_on = ingestion.connection_string("00000000-0000-4000-8000-00000000bec0")
-            envs = {"f": env, "b": env, "t": {**env, "APPLICATIONINSIGHTS_CONNECTION_STRING": telemetry_on}}
-            measured = (*sides, (FUNCTION, "t"))
-            # One unmeasured start each: the bytecode cache and the page cache are then warm for all.
-            for module, who in measured:
-                self._check_cold(module, cold_start(module, names[who][0], envs[who]))
-            results: dict[str, list[ColdStart]] = {"f": [], "b": [], "t": []}
-            # Interleaved, and the order turns every round (F B T, B T F, T F B, ...) so no side
-            # always follows another.
+            telemetry_on = {
+                **env,
+                "APPLICATIONINSIGHTS_CONNECTION_STRING": ingestion.connection_string(
+                    "00000000-0000-4000-8000-00000000bec0"
+                ),
+            }
+            starts = {
+                "f": (FUNCTION, env, where.app),
+                "b": (BASELINE, env, where.app),
+                "t": (FUNCTION, telemetry_on, where.app),
+                "u": (BASELINE, telemetry_on, where.app),
+                "p": (FUNCTION, env, where.plain),
+            }
+
+            def start(who: str, i: int) -> ColdStart:
+                module, child_env_, cwd = starts[who]
+                return self._check_cold(module, cold_start(module, names[who][i], child_env_, cwd=cwd))
+
+            for who in kinds:  # one unmeasured start each: the page cache is then warm for all
+                start(who, 0)
+            results: dict[str, list[ColdStart]] = {who: [] for who in kinds}
             for i in range(1, runs + 1):
-                for module, who in measured[i % 3 :] + measured[: i % 3]:
-                    results[who].append(self._check_cold(module, cold_start(module, names[who][i], envs[who])))
+                turn = i % len(kinds)
+                for who in kinds[turn:] + kinds[:turn]:
+                    results[who].append(start(who, i))
             exported = len(ingestion.envelopes)
-        plain_env = self.env("BenchCold", bytecode=False)
-        plain: dict[str, list[ColdStart]] = {"f": [], "b": []}
-        for i in range(runs + 1, runs + plain_runs + 1):
-            for module, who in sides if i % 2 else sides[::-1]:
-                plain[who].append(self._check_cold(module, cold_start(module, names[who][i], plain_env)))
         take_calls(self.stack)
 
-        def median(values: dict[str, list[ColdStart]], what: str) -> tuple[float, float]:
-            f, b = (statistics.median(getattr(r, what) for r in values[w]) for w in "fb")
-            return f, b
+        def median(who: str, what: str) -> float:
+            return float(statistics.median(getattr(r, what) for r in results[who]))
 
-        f, b = median(results, "first")
-        fi, bi = median(results, "imported")
-        fx, bx = median(results, "exited")
-        fr, br = median(results, "peak_rss")
-        fp, bp = median(plain, "first")
-        fc, bc = median(results, "cpu")
-        paired = paired_ratio([r.first for r in results["f"]], [r.first for r in results["b"]])
-        ft = statistics.median(r.first for r in results["t"])
-        paired_on = paired_ratio([r.first for r in results["t"]], [r.first for r in results["b"]])
+        def paired(f: str, b: str) -> float:
+            return paired_ratio([r.first for r in results[f]], [r.first for r in results[b]])
+
+        off, on, plain = paired("f", "b"), paired("t", "u"), paired("p", "b")
+        first = {who: median(who, "first") for who in kinds}
+        fx, bx = median("f", "exited"), median("b", "exited")
+        fc, bc = median("f", "cpu"), median("b", "cpu")
+        fr, br = median("f", "peak_rss"), median("b", "peak_rss")
+        rounds = f"median of {runs} paired rounds; ratio: median of rounds"
         self.add(
             Row(
                 "1",
-                f"Cold start: spawn to first 201 (median of {runs} interleaved rounds; ratio: median of rounds)",
-                ms(f),
-                ms(b),
-                f"{paired:.2f}",
-                "<= 1.15",
-                paired <= 1.15,
+                f"Cold start as deployed (read-only package with its bytecode), telemetry off: spawn to first 201 "
+                f"({rounds})",
+                ms(first["f"]),
+                ms(first["b"]),
+                f"{off:.2f}",
+                "<= 1.05",
+                off <= 1.05,
                 "soft",
             ),
             Row(
                 "1",
-                "Cold start with telemetry on (Azure Monitor distro exporting to a loopback ingestion; ratio as above)",
-                ms(ft),
-                ms(b),
-                f"{paired_on:.2f}",
+                "Cold start as deployed, telemetry on (Azure Monitor distro exporting to a loopback ingestion), "
+                "against a baseline configuring the same distro",
+                ms(first["t"]),
+                ms(first["u"]),
+                f"{on:.2f}",
+                "<= 1.05",
+                on <= 1.05,
+                "soft",
+            ),
+            Row(
+                "1",
+                "Cold start from a read-only copy without the shipped bytecode (the app compiled at every start)",
+                ms(first["p"]),
+                ms(first["b"]),
+                f"{plain:.2f}",
             ),
             Row("1", "Cold start: spawn to process exit (median)", ms(fx), ms(bx), ratio(fx, bx)),
             Row("1", "Cold start: CPU time of the process, exit included (median)", ms(fc), ms(bc), ratio(fc, bc)),
-            Row(
-                "1",
-                f"Cold start without cached bytecode of the project (median of {plain_runs})",
-                ms(fp),
-                ms(bp),
-                ratio(fp, bp),
-            ),
             Row(
                 "1",
                 "Cold start: peak RSS of the process (median)",
@@ -254,6 +274,7 @@ class Bench:
                 ratio(fr, br),
             ),
         )
+        fi, bi = median("f", "imported"), median("b", "imported")
         self.notes.append(
             f"Cold start breakdown (median): the function app is imported and indexed at {ms(fi)} "
             f"(its client libraries are imported later, on the first request); the baseline has imported "
@@ -261,9 +282,10 @@ class Bench:
             f"B {', '.join(ms(r.first) for r in results['b'])}."
         )
         self.summary.append(
-            f"Cold start: function {ms(f)} vs baseline {ms(b)} from spawn to the first 201, ratio {paired:.2f} "
-            f"(target <= 1.15, telemetry off); with telemetry on {ms(ft)}, ratio {paired_on:.2f} ({exported} "
-            f"envelopes exported); without cached bytecode for the project {ms(fp)} vs {ms(bp)}."
+            f"Cold start as deployed (read-only package): function {ms(first['f'])} vs baseline {ms(first['b'])} "
+            f"from spawn to the first 201, ratio {off:.2f} (target <= 1.05, telemetry off); telemetry on "
+            f"{ms(first['t'])} vs {ms(first['u'])} for a baseline configuring the same distro, ratio {on:.2f} "
+            f"({exported} envelopes exported); without the shipped bytecode {ms(first['p'])}, ratio {plain:.2f}."
         )
 
     @staticmethod
@@ -472,6 +494,48 @@ class Bench:
             f"{calls.kv_reads / s.scale:.2f} Key Vault reads per namespace; {duplicates} duplicates."
         )
 
+    # -- 2d. a burst of creates against Adobe's rate limit ---------------------------------------
+
+    def burst(self) -> None:
+        """N concurrent creates of new namespaces on one warm worker against a limit of BURST_RATE creates/s:
+        POSTs per create (the floor is 1: every 429 costs one more), and every create answered 201 (no 503)."""
+        adobe = self.stack.adobe
+        env = self.env("BenchBurst")
+        for size in self.sizes.bursts:
+            names = self.seed(namespaces(f"burst{size}", "f", size + 1))
+            with Child(f"function-burst{size}", FUNCTION, env) as child:
+                if child.call({"cmd": "setup", "namespace": names[0]})["status"] != 201:
+                    raise BenchError(f"{child.name}: the warm-up create did not answer 201")
+                limit = adobe.limit_creates(BURST_RATE, burst=BURST_RATE)
+                take_calls(self.stack)
+                try:
+                    reply = child.call({"cmd": "threads", "namespaces": names[1:], "threads": size})
+                    posts = take_calls(self.stack).flow_creates
+                finally:
+                    adobe.create_rate = None
+            statuses = {int(k): v for k, v in reply["statuses"].items()}
+            created = statuses.get(201, 0)
+            per_create = posts / size
+            ok = statuses == {201: size}
+            self.add(
+                Row(
+                    "2d",
+                    f"Burst of {size} concurrent creates, {BURST_RATE:g} creates/s limit: POSTs per create "
+                    f"(429 answers; answers other than 201)",
+                    f"{per_create:.2f} ({limit.refused}; {size - created})",
+                    "1.00 floor",
+                    f"{per_create:.2f}",
+                    f"<= {BURST_TARGET}, all 201",
+                    ok and per_create <= BURST_TARGET,
+                    "exact",
+                )
+            )
+            self.summary.append(
+                f"Burst: {size} concurrent creates against {BURST_RATE:g} creates/s made {posts} POSTs "
+                f"({per_create:.2f} per create, target <= {BURST_TARGET}; {limit.refused} answered 429) in "
+                f"{reply['wall']:.1f} s (ideal {(size - BURST_RATE) / BURST_RATE:.1f} s); answers {statuses}."
+            )
+
     def _batches(
         self, children: dict[str, Child], command: str, work: dict[str, list[str]], status: int
     ) -> tuple[dict[str, list[float]], dict[str, float], dict[str, Calls]]:
@@ -577,7 +641,7 @@ class Bench:
                 f"{per['f']['table_ops']:.2f}",
                 f"{per['b']['table_ops']:.2f}",
                 ratio(per["f"]["table_ops"], per["b"]["table_ops"]),
-                "<= 3 (read, claim, If-Match)",
+                "= 3 (read, claim, If-Match)",
                 per["f"]["table_ops"] <= 3.0,
                 "exact",
             ),
@@ -852,27 +916,32 @@ NOTES = [
     "built before the clock starts. Baseline (`bench/baseline.py`): the same libraries, with the client settings "
     "the app uses (ManagedIdentityCredential; SecretClient with verify_challenge_resource=False, the CA bundle, "
     "retry_total=0; TableClient; one requests.Session with trust_env off) and SDK defaults otherwise, doing only "
-    "the unavoidable calls: per new connection the namespace's secret, the claim insert, the Flow Service POST "
-    "and the If-Match update; per existing connection one table read; per worker the table, the Adobe credential "
-    "and one token.",
+    "the unavoidable calls: per new connection the table read before the claim, the namespace's secret, the claim "
+    "insert, the Flow Service POST, the explore and the If-Match update; per existing connection one table read; "
+    "per worker the table, the Adobe credential, one token and the Event Hubs connection spec.",
     "Cold start: a fresh interpreter from just before the spawn to the first 201 (the child reports time.time() "
-    "against the parent's spawn timestamp); function and baseline alternate, after one unmeasured start each.",
+    "against the parent's spawn timestamp), as deployed: the app runs from a read-only copy of `make package`'s "
+    "zip with PYTHONDONTWRITEBYTECODE=1 (bench/deployed.py), so only the bytecode the package ships is used; "
+    "the five kinds of start (function, baseline, each with telemetry on, the function without shipped bytecode) "
+    "alternate round by round after one unmeasured start each. With telemetry on the baseline configures the same "
+    "Azure Monitor distro with the app's options.",
     "Warm, repeats, call budget and concurrency share one worker per side (warmed up by one create); the two "
     "alternate in batches; Key Vault, IMS and Flow Service calls are counted from the stand-ins' recordings "
     "per batch, table operations from the workers' own counters.",
-    "The two timing targets use paired ratios: the median over cold-start rounds of F/B, and the median over "
+    "The timing targets use paired ratios: the median over cold-start rounds of F/B, and the median over "
     "adjacent 50-create batches of F/B, so a burst of unrelated load on the machine (it is shared) lands in "
     "one pair instead of moving the whole figure. Other ratios are of the values shown.",
     "Table operations per new connection: 3 = one read (so a repeat costs exactly one read and no Key Vault or "
     "Adobe call, and a failed or expired claim is taken over with If-Match instead of a blind insert), the claim "
     "(conditional insert: at most one invocation creates) and the completion (replace with If-Match: a claim "
-    "taken over meanwhile is not overwritten). The baseline's 2 is the floor of an exactly-once create.",
+    "taken over meanwhile is not overwritten). The baseline does the same three (the contract's read before the "
+    "claim is unavoidable work, not overhead).",
     "Memory: two fresh workers (function, baseline) side by side, each on one thread; RSS from "
     "/proc/self/statm, peak from getrusage(ru_maxrss), sampled after every batch.",
 ]
 
 
-PHASES = ("cold", "warm", "dataflows", "scale", "lifetimes", "memory")
+PHASES = ("cold", "warm", "dataflows", "scale", "burst", "lifetimes", "memory")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -920,6 +989,7 @@ def run(argv: list[str] | None) -> int:
                 ("warm", "warm creates, repeats, call budget, concurrency", bench.warm),
                 ("dataflows", "dataflows", bench.dataflows),
                 ("scale", "reconcile at scale", bench.scale),
+                ("burst", "a burst of creates against the rate limit", bench.burst),
                 ("lifetimes", "cache lifetimes", bench.lifetimes),
                 ("memory", "memory", bench.memory),
             ]

@@ -243,7 +243,9 @@ class StandInServer(StartStop):
 
     Subclasses implement :meth:`handle_request`. Binds ``host`` (127.0.0.1) on ``port`` (0: a free
     port, kept across :meth:`stop`/:meth:`start`). ``faults`` is the :class:`FaultPlan`; every request
-    is recorded (``requests``, :meth:`calls`). Usable as a context manager.
+    is recorded (``requests``, :meth:`calls`). ``latency`` (seconds, 0 by default) is added before every
+    normal answer, as a remote service's round trip (e.g. 0.05 for Key Vault or IMS in a benchmark).
+    Usable as a context manager.
     """
 
     name = "stand-in"
@@ -261,6 +263,8 @@ class StandInServer(StartStop):
         self.recorder = Recorder()
         self.errors: list[str] = []
         """Tracebacks of exceptions raised by :meth:`handle_request` (answered with 500)."""
+        self.latency = 0.0
+        """Seconds added before every normal answer (not before fault answers, which have their own delay)."""
         self._host = host
         self._port = port
         self._ssl_context = ssl_context
@@ -358,7 +362,9 @@ class StandInServer(StartStop):
         return response
 
     def safe_handle(self, request: RecordedRequest) -> Response:
-        """Run :meth:`handle_request`, turning an exception into a 500 and remembering it."""
+        """Run :meth:`handle_request` after ``latency``, turning an exception into a 500 and remembering it."""
+        if self.latency > 0 and not self.sleep(self.latency):
+            return Response.json(503, {"error": {"code": "ServiceUnavailable", "message": "shutting down"}})
         try:
             return self.handle_request(request)
         except Exception as exc:

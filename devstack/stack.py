@@ -176,7 +176,7 @@ class LocalStack(StartStop):
     def reset(self) -> None:
         """Between tests: clear faults and recordings everywhere, reset the Adobe stand-in
         (connections, sandboxes, auth specs, create delay, error style...), unassign user-assigned
-        identities, undo Key Vault denials, reset Resource Graph (empty inventory, no denials, page
+        identities, undo Key Vault denials and latency, reset Resource Graph (empty inventory, no denials, page
         size 1000), re-seed the Adobe credential secrets, and resume a paused Azurite (or start a
         stopped one again on its ports)."""
         if self.azurite is not None and self.azurite in self._started:
@@ -189,6 +189,7 @@ class LocalStack(StartStop):
         self.identity.reset()
         self.keyvault.faults.clear()
         self.keyvault.reset_recording()
+        self.keyvault.latency = 0.0
         self.keyvault.allow()
         self.resource_graph.reset()
         self.metrics.reset()

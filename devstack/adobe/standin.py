@@ -83,7 +83,7 @@ class AdobeStandIn(ServerPair):
         self.echo_request_in_errors = False
         self.page_size = 100
         self.create_status = 201
-        self.latency = 0.0  # seconds added to every Platform answer
+        self.latency = 0.0  # seconds added to every Platform answer (IMS: ``ims.latency``)
         self.create_rate: RateLimit | None = None  # see limit_creates()
         self.store = Store()
         self.specs = AuthSpecs(auth_specs)
@@ -155,6 +155,7 @@ class AdobeStandIn(ServerPair):
         self.page_size = 100
         self.create_status = 201
         self.latency = 0.0
+        self.ims.latency = 0.0
         self.create_rate = None
 
     def limit_creates(self, per_second: float, burst: float | None = None) -> RateLimit:

@@ -63,7 +63,9 @@ class Transport:
         self._timeout = timeout
         self._tokens = TokenCache(monotonic)
         self._on_refused = on_refused
-        self._throttle = Throttle(retrier.monotonic, retrier.sleep, max_wait=retrier.policy.max_retry_after)
+        self._throttle = Throttle(
+            retrier.monotonic, retrier.sleep, retrier.jitter, max_wait=retrier.policy.max_retry_after
+        )
         self.calls = 0  # Platform round trips
         self.token_requests = 0  # IMS round trips
 
@@ -153,6 +155,23 @@ class Transport:
         owed = self._throttle.wait(kind, deadline)
         if owed > 0:  # Adobe asked this worker to wait longer than the invocation has left: nothing is sent
             return CallResult(status=429, retry_after=str(math.ceil(owed))), None
+        try:
+            return self._platform_sends(method, url, sandbox, deadline, creds, kind, extra_headers, **kwargs)
+        finally:
+            self._throttle.release(kind)
+
+    def _platform_sends(
+        self,
+        method: str,
+        url: str,
+        sandbox: str,
+        deadline: Deadline,
+        creds: AdobeCredentials,
+        kind: str,
+        extra_headers: dict[str, str],
+        **kwargs: Any,
+    ) -> tuple[CallResult, requests.Response | None]:
+        """The sends of one attempt (two when the token is refused), each answer told to the throttle."""
         for refreshed in (False, True):
             token = self._tokens.get(creds, lambda: self._fetch_token(creds, deadline))
             register_secret(token.reveal())  # in use: the scrubber keeps it among the recently used
@@ -165,12 +184,16 @@ class Transport:
                 **extra_headers,
             }
             self.calls += 1
+            sent_at = self.retrier.monotonic()
             result, response = self.send(method, url, deadline, "ADOBE_PLATFORM_URL", headers=headers, **kwargs)
             if response is not None and not refreshed and is_token_refusal(response):
                 self._tokens.invalidate(token)
                 continue
             if response is not None and response.status_code == 429:
-                self._throttle.refused(kind, parse_retry_after(result.retry_after, self.retrier.wall_clock()))
+                retry_after = parse_retry_after(result.retry_after, self.retrier.wall_clock())
+                self._throttle.refused(kind, retry_after, sent_at)
+            elif response is not None:
+                self._throttle.accepted(kind)
             return result, response
         raise AssertionError("unreachable")
 

@@ -211,6 +211,24 @@ def test_secret_client_challenge_get_set_and_not_found(stack: LocalStack, secret
         secret_client.get_secret("eventhubs-sas-other")
 
 
+def test_key_vault_and_ims_latency_knobs(stack: LocalStack, secret_client: SecretClient) -> None:
+    """Per-service latency (a benchmark sets 50 ms for Key Vault and IMS): each answer comes that much later;
+    the stack's reset sets it back to none."""
+    secret_client.get_secret("adobe-client-id")  # the challenge round trip, before the clock
+    stack.keyvault.latency = stack.adobe.ims.latency = 0.2
+    started = time.monotonic()
+    assert secret_client.get_secret("adobe-client-id").value == stack.adobe_client_id
+    form = {"grant_type": "client_credentials", "client_id": stack.adobe_client_id, "scope": "openid"}
+    ims = requests.post(
+        stack.adobe.ims_url + "/ims/token/v3",
+        data={**form, "client_secret": stack.adobe_client_secret},
+        timeout=TIMEOUT,
+    )
+    assert ims.status_code == 200 and time.monotonic() - started >= 0.4
+    stack.reset()
+    assert stack.keyvault.latency == 0 and stack.adobe.ims.latency == 0
+
+
 def test_secret_client_forbidden_fault(stack: LocalStack, secret_client: SecretClient) -> None:
     body = {
         "error": {

@@ -80,31 +80,3 @@ def test_loop_gives_up_with_503_and_retry_after() -> None:
     assert caught.value.retry_after is not None and caught.value.retry_after >= 5
     assert len(time.sleeps) == 4
     assert time.t < 60
-
-
-def test_a_429_holds_back_calls_of_the_same_kind_until_its_retry_after() -> None:
-    from shared.adobe.throttle import Throttle
-
-    time = FakeTime()
-    throttle = Throttle(time.monotonic, time.sleep, max_wait=20)
-    budget = Deadline(time.monotonic, 10)
-    assert throttle.wait("POST /connections", budget) == 0 and time.sleeps == []
-    throttle.refused("POST /connections", 2.0)
-    throttle.refused("POST /connections", 1.0)  # an earlier time never shortens the wait
-    throttle.refused("POST /flows", None)  # no Retry-After: nothing held
-    assert throttle.wait("GET /connections/{id}/explore", budget) == 0 and time.sleeps == []
-    assert throttle.wait("POST /flows", budget) == 0 and time.sleeps == []
-    assert throttle.wait("POST /connections", budget) == 0 and time.sleeps == [2.0]
-    assert throttle.wait("POST /connections", budget) == 0 and time.sleeps == [2.0]  # the time has come
-
-
-def test_a_retry_after_past_the_budget_is_owed_not_slept_and_capped() -> None:
-    from shared.adobe.throttle import Throttle
-
-    time = FakeTime()
-    throttle = Throttle(time.monotonic, time.sleep, max_wait=20)
-    throttle.refused("POST /connections", 120.0)
-    assert throttle.wait("POST /connections", Deadline(time.monotonic, 6)) == pytest.approx(20.0)
-    assert time.sleeps == []
-    time.advance(15)
-    assert throttle.wait("POST /connections", Deadline(time.monotonic, 6)) == 0 and time.sleeps == [pytest.approx(5.0)]

@@ -1,0 +1,1 @@
+"""Build tools (not part of the function app)."""
