@@ -116,7 +116,7 @@ def _add_namespace(args: argparse.Namespace) -> int:
 
 
 def _event(args: argparse.Namespace) -> int:
-    from devstack.events import namespace_event, secret_event
+    from devstack.events import as_cloud_event, namespace_event, secret_event
     from devstack.stack import SAS_SECRET_TEMPLATE
 
     now = datetime.now(UTC)
@@ -125,6 +125,8 @@ def _event(args: argparse.Namespace) -> int:
     else:
         action: Literal["write", "delete"] = "write" if args.kind == "namespace-write" else "delete"
         event = namespace_event(action, args.name, event_time=now, event_hub=args.event_hub)
+    if args.cloudevents:
+        event = as_cloud_event(event)
     print(json.dumps([event], indent=2))
     return 0
 
@@ -165,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     event.add_argument("kind", choices=EVENT_KINDS)
     event.add_argument("name", help="the namespace (secret-new-version: of its SAS secret)")
     event.add_argument("--event-hub", metavar="HUB", help="namespace-write/-delete: of this event hub in it")
+    event.add_argument("--cloudevents", action="store_true", help="in the CloudEvents 1.0 schema")
     return parser
 
 
