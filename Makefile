@@ -4,34 +4,49 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 # Through pyenv, `python3.13` needs PYENV_VERSION; the real interpreter path is what we keep.
 PYTHON_313 ?= $(shell PYENV_VERSION=3.13.0 python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null)
 VENV ?= .venv
-VENV_313 := .venv-3.13
+VENV_313 ?= .venv-3.13
 PY := $(VENV)/bin/python
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 # pip's own lines, less the noise (cache hits, download bars, local index warnings); errors stay.
-PIP_FILTER := grep -v -E '^ *(Using cached|Downloading|Obtaining|Requirement already|WARNING: Location|Installing build|Getting requirements|Preparing metadata|Building wheel|Created wheel|Stored in|Building wheels)' | cut -c1-110
-PIP_INSTALL = -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt
+# (`|| true`: grep finds nothing to keep when every package is already there; pip's own status still counts.)
+PIP_FILTER := { grep -v -E '^ *(Using cached|Downloading|Obtaining|Requirement already|WARNING: Location|Installing build|Getting requirements|Preparing metadata|Building wheel|Created wheel|Stored in|Building wheels|Processing /)' || true; } | cut -c1-110
+PIP_INSTALL = -m pip install --disable-pip-version-check --progress-bar off
+# The deployed packages, locked with hashes by pip-tools (`make lock`): one lock per Python, since
+# requirements.txt picks azure-functions by version. A venv gets its Python's lock first, hashes
+# required, then the test and lint tools of requirements-dev.txt (its runtime pins are then met).
+LOCKS := requirements-lock-py311.txt requirements-lock-py313.txt
+lock_of = requirements-lock-py$$($(1) -c 'import sys; print(313 if sys.version_info >= (3, 13) else 311)').txt
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	--index-url https://pypi.org/simple $(if $(UPGRADE),--upgrade)
 
-# $(call new_venv,INTERPRETER,VENV): the venv with the pinned packages, then its stamp.
+# $(call new_venv,INTERPRETER,VENV): the venv with the locked packages and the dev tools, then its stamp.
 define new_venv
-	@echo ">> Installing the pinned Python packages into $(2) with $(1) (first run only; about a minute)"
+	@echo ">> Installing the locked Python packages into $(2) with $(1) (first run only; about a minute)"
 	$(1) -m venv $(2)
-	$(2)/bin/python $(PIP_INSTALL) | $(PIP_FILTER)
+	$(2)/bin/python $(PIP_INSTALL) --require-hashes -r $(call lock_of,$(1)) 2>&1 | $(PIP_FILTER)
+	$(2)/bin/python $(PIP_INSTALL) -r requirements-dev.txt 2>&1 | $(PIP_FILTER)
 	touch $@
 endef
 
-.PHONY: install install-313 demo test test-311 test-313 format lint unit functional bench bench-smoke package clean
+.PHONY: install install-313 demo test test-311 test-313 format lint unit functional bench bench-smoke package lock clean
 
 install: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt $(LOCKS)
 	$(call new_venv,$(PYTHON),$(VENV))
 
 install-313: $(VENV_313)/.installed node_modules/.installed
 
-$(VENV_313)/.installed: requirements.txt requirements-dev.txt
+$(VENV_313)/.installed: requirements.txt requirements-dev.txt $(LOCKS)
 	@test -n "$(PYTHON_313)" || { echo "Python 3.13 not found: install it, or set PYTHON_313=/path/to/python3.13 (make test-311 runs 3.11 alone)"; exit 2; }
 	$(call new_venv,$(PYTHON_313),$(VENV_313))
+
+# Refresh the locks from requirements.txt (the pins kept where they still fit; UPGRADE=1 takes the
+# newest transitive versions). Each lock is compiled by its own Python, hashes from PyPI.
+lock: install install-313
+	CUSTOM_COMPILE_COMMAND="make lock" $(PY) -m piptools compile $(LOCK_FLAGS) --output-file requirements-lock-py311.txt requirements.txt
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV_313)/bin/python -m piptools compile $(LOCK_FLAGS) --output-file requirements-lock-py313.txt requirements.txt
 
 node_modules/.installed: package.json package-lock.json
 	@echo ">> Installing Azurite (the local storage emulator) into node_modules"

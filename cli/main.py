@@ -12,7 +12,7 @@ from shared.runtime import get_runtime
 from .console import Console
 from .logs import app_logs
 from .parser import Command, parser
-from .settingsfile import load_settings
+from .settingsfile import load_settings, overridden_note
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -24,7 +24,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         args = parser().parse_args(argv)
         command: Command = args.run
         if args.settings:
-            load_settings(args.settings)
+            overridden = load_settings(args.settings)
+            if overridden:
+                console.note(overridden_note(args.settings, overridden))
         with app_logs(console, verbose=args.verbose):
             return command(args, get_runtime(), console)
     except (ConfigurationError, InvalidRequest) as error:

@@ -1,4 +1,4 @@
-"""`--settings`: the Values of a local.settings.json as app settings (the environment wins)."""
+"""`--settings`: the Values of a local.settings.json as app settings (the environment wins, as in Core Tools)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from pathlib import Path
 from shared.errors import InvalidRequest
 
 
-def load_settings(path: str) -> None:
-    """Put the file's Values into the environment; InvalidRequest (one line) for a file that cannot be used."""
+def load_settings(path: str) -> list[str]:
+    """Put the file's Values into the environment, except those already exported (Core Tools' rule:
+    "Skipping 'X' from local settings as it's already defined in current environment variables").
+    Returns the names whose exported value differs from the file's; InvalidRequest (one line) for a
+    file that cannot be used."""
 
     def bad(reason: str) -> InvalidRequest:
         return InvalidRequest(f"--settings {path}: {reason}")
@@ -37,3 +40,12 @@ def load_settings(path: str) -> None:
         else:
             raise bad(f"Values.{name} is not a string")
     os.environ.update({name: value for name, value in settings.items() if name not in os.environ})
+    return sorted(name for name, value in settings.items() if os.environ[name] != value)
+
+
+def overridden_note(path: str, names: list[str]) -> str:
+    """The stderr line naming every exported variable that beats the file."""
+    return (
+        f"note: the environment overrides {path} for {', '.join(names)} (exported variables win, as with func "
+        "start; unset them to use the file's values)"
+    )

@@ -1,4 +1,12 @@
-"""Event Grid adapters: resource events for namespaces, Key Vault events for secrets."""
+"""Event Grid adapters: resource events for namespaces, Key Vault events for secrets.
+
+Both functions take either delivery schema of an Event Grid subscription: the Event Grid schema
+(``func.EventGridEvent``) or CloudEvents 1.0 (the worker's converter hands a ``func.CloudEvent`` to
+the same binding when the body has ``specversion``). :func:`delivered` reads either into one
+:class:`Delivered` (``type`` is ``eventType``, ``time`` is ``eventTime``; the resource id is the
+``subject`` in both, and a Key Vault CloudEvent's ``source`` is the vault), so nothing after it
+knows which schema came.
+"""
 
 from __future__ import annotations
 
@@ -75,32 +83,51 @@ def parse_namespace_event(event_type: str, subject: str | None, data: Any) -> Na
     )
 
 
-def _event_time(event: func.EventGridEvent) -> datetime | None:
-    when = event.event_time
-    if not isinstance(when, datetime):
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+AnyEvent = func.EventGridEvent | func.CloudEvent
+"""What the Event Grid trigger binding passes: the Event Grid schema's event or a CloudEvent."""
 
 
-def _event_body(event: func.EventGridEvent) -> tuple[str, str | None, Any]:
-    """(event type, subject, data) with wrong types made harmless: a non-string type or subject is empty."""
+@dataclass(frozen=True)
+class Delivered:
+    """One event, whichever schema delivered it; wrong types made harmless (a non-string type is empty)."""
+
+    id: str | None
+    type: str
+    subject: str | None
+    time: datetime | None
+    data: Any
+    schema: str  # "eventgrid" or "cloudevents"
+
+
+def delivered(event: AnyEvent) -> Delivered:
+    """The event's type, subject, time and data (``type``/``time`` of a CloudEvent, ``eventType``/``eventTime``)."""
     try:
         data = event.get_json()
     except ValueError:
         data = None
-    event_type = event.event_type if isinstance(event.event_type, str) else ""
+    if isinstance(event, func.CloudEvent):
+        event_type, when, schema = event.type, event.time, "cloudevents"
+    else:
+        event_type, when, schema = event.event_type, event.event_time, "eventgrid"
     subject = event.subject if isinstance(event.subject, str) else None
-    return event_type, subject, data
+    return Delivered(
+        event.id if isinstance(event.id, str) else None,
+        event_type if isinstance(event_type, str) else "",
+        subject,
+        (when if when.tzinfo else when.replace(tzinfo=UTC)) if isinstance(when, datetime) else None,
+        data,
+        schema,
+    )
 
 
 def _handle(
-    event: func.EventGridEvent, apply: Callable[[Callable[[], Runtime], str, str | None, Any, Source], str | None]
+    event: AnyEvent, apply: Callable[[Callable[[], Runtime], str, str | None, Any, Source], str | None]
 ) -> None:
     """The skeleton of both Event Grid functions: parse, apply, log one outcome line, settle errors."""
-    event_type, subject, data = _event_body(event)
-    what = f"event {event.id or '-'} ({event_type or 'no type'})"
+    body = delivered(event)
+    what = f"event {body.id or '-'} ({body.type or 'no type'})"
     try:
-        outcome = apply(get_runtime, event_type, subject, data, Source("event", event.id, _event_time(event)))
+        outcome = apply(get_runtime, body.type, body.subject, body.data, Source("event", body.id, body.time))
     except ConnectorError as err:
         settle(err, what, event=True)
         return
@@ -108,7 +135,7 @@ def _handle(
         outcome_line(what, outcome)
 
 
-def handle_namespace_event(event: func.EventGridEvent) -> None:
+def handle_namespace_event(event: AnyEvent) -> None:
     """Create the connection for a created namespace; mark records of a deleted one."""
     _handle(event, _apply_namespace_event)
 
@@ -192,7 +219,7 @@ def parse_secret_event(event_type: str, subject: str | None, data: Any) -> tuple
     return ("new_version" if kind == SECRET_NEW_VERSION else "near_expiry"), name.strip()
 
 
-def handle_secret_event(event: func.EventGridEvent) -> None:
+def handle_secret_event(event: AnyEvent) -> None:
     """Rotate, create (pending) or flag the connections behind a Key Vault secret."""
     _handle(event, _apply_secret_event)
 

@@ -3,6 +3,7 @@
 serve          run the stand-ins until Ctrl-C or SIGTERM; write local.settings.json for them
 add-namespace  make a namespace known to a running serve: its connection string in the vault,
                listed by Resource Graph, its event hubs listed by Adobe
+add-dataset    add a Catalog dataset (with an XDM schema) to a running serve, for dataflows
 event          print an Event Grid event (a JSON array of one) to POST to a local host's
                /runtime/webhooks/eventgrid?functionName=...
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from devstack.azurite import find_repo_root
+from devstack.statefile import ServeState
 
 EVENT_KINDS = ("namespace-write", "namespace-delete", "secret-new-version")
 
@@ -49,8 +51,8 @@ def _no_devstack(reason: str) -> int:
     return 2
 
 
-def _add_namespace(args: argparse.Namespace) -> int:
-    from devstack.admin import AdminError, AdminUnreachable, add_namespace
+def _running(args: argparse.Namespace) -> ServeState | int:
+    """The state of the running serve, or the exit status after saying there is none."""
     from devstack.statefile import StateFileError, pid_alive, read_state, state_path
 
     path = state_path(_state_dir(args))
@@ -62,6 +64,34 @@ def _add_namespace(args: argparse.Namespace) -> int:
         return _no_devstack(f"there is no {path}")
     if not pid_alive(state.pid):
         return _no_devstack(f"{path} was left by pid {state.pid}, which has exited")
+    return state
+
+
+def _add_dataset(args: argparse.Namespace) -> int:
+    from devstack.admin import AdminError, AdminUnreachable, add_dataset
+
+    state = _running(args)
+    if isinstance(state, int):
+        return state
+    try:
+        added = add_dataset(state.admin_url, state.admin_token, args.name, sandbox=args.sandbox, dataset_id=args.id)
+    except AdminUnreachable as exc:
+        return _no_devstack(f"serve (pid {state.pid}) does not answer at {state.admin_url} ({exc})")
+    except AdminError as exc:
+        print(f"add-dataset: {exc}", file=sys.stderr)
+        return 2 if exc.status == 400 else 1
+    described = f"{added['id']} ({added['name']!r}, sandbox {added['sandbox']})"
+    print(f"added dataset {described} to the devstack of pid {state.pid}")
+    print(f"  use it: python -m cli dataflow --namespace NAMESPACE --event-hub HUB --dataset {added['id']}")
+    return 0
+
+
+def _add_namespace(args: argparse.Namespace) -> int:
+    from devstack.admin import AdminError, AdminUnreachable, add_namespace
+
+    state = _running(args)
+    if isinstance(state, int):
+        return state
     try:
         added = add_namespace(
             state.admin_url,
@@ -86,7 +116,7 @@ def _add_namespace(args: argparse.Namespace) -> int:
 
 
 def _event(args: argparse.Namespace) -> int:
-    from devstack.events import namespace_event, secret_event
+    from devstack.events import as_cloud_event, namespace_event, secret_event
     from devstack.stack import SAS_SECRET_TEMPLATE
 
     now = datetime.now(UTC)
@@ -95,6 +125,8 @@ def _event(args: argparse.Namespace) -> int:
     else:
         action: Literal["write", "delete"] = "write" if args.kind == "namespace-write" else "delete"
         event = namespace_event(action, args.name, event_time=now, event_hub=args.event_hub)
+    if args.cloudevents:
+        event = as_cloud_event(event)
     print(json.dumps([event], indent=2))
     return 0
 
@@ -126,17 +158,23 @@ def _parser() -> argparse.ArgumentParser:
         help="event hub Adobe lists (repeatable; default: HUB of --scoped, else clicks and views)",
     )
 
+    dataset = commands.add_parser("add-dataset", parents=[common], help="add a dataset to a running serve")
+    dataset.add_argument("name", help="the dataset's name")
+    dataset.add_argument("--sandbox", help="its sandbox (default: ADOBE_SANDBOX_NAME of serve, prod)")
+    dataset.add_argument("--id", help="its id (default: 24 random hex digits, as Catalog makes them)")
+
     event = commands.add_parser("event", help="print an Event Grid event (a JSON array) for a local host")
     event.add_argument("kind", choices=EVENT_KINDS)
     event.add_argument("name", help="the namespace (secret-new-version: of its SAS secret)")
     event.add_argument("--event-hub", metavar="HUB", help="namespace-write/-delete: of this event hub in it")
+    event.add_argument("--cloudevents", action="store_true", help="in the CloudEvents 1.0 schema")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     args = _parser().parse_args(argv)
-    handlers = {"serve": _serve, "add-namespace": _add_namespace, "event": _event}
+    handlers = {"serve": _serve, "add-namespace": _add_namespace, "add-dataset": _add_dataset, "event": _event}
     return handlers[args.command](args)
 
 

@@ -6,7 +6,10 @@ mode-0600 state file, :mod:`devstack.statefile`):
 - ``GET /status`` -> 200 ``{"pid": <serve's pid>}``;
 - ``POST /namespaces`` ``{"namespace", "scoped": <event hub> | null, "secret": <bool>,
   "eventHubs": [<event hub>, ...] | null}`` -> 201 with what
-  :meth:`devstack.stack.LocalStack.seed_namespace` made known; 400 ``{"error"}`` for a bad name.
+  :meth:`devstack.stack.LocalStack.seed_namespace` made known; 400 ``{"error"}`` for a bad name;
+- ``POST /datasets`` ``{"name", "sandbox", "datasetId": <id> | null}`` -> 201 ``{"id", "name",
+  "sandbox"}`` (a Catalog dataset with an XDM schema, for dataflows); 400 for a bad name, an
+  unknown sandbox or an id already taken.
 
 Anything else answers 404; a missing or wrong token 401.
 """
@@ -24,9 +27,9 @@ import requests
 from devstack.faults import RecordedRequest
 from devstack.httpbase import Response, StandInServer
 from devstack.stack import LocalStack, SeededNamespace
-from shared.eventhubs import EVENT_HUB_PATTERN, NAMESPACE_PATTERN
+from shared.eventhubs import ADOBE_ID_PATTERN, EVENT_HUB_PATTERN, NAMESPACE_PATTERN
 
-__all__ = ["AdminError", "AdminServer", "AdminUnreachable", "add_namespace", "status"]
+__all__ = ["AdminError", "AdminServer", "AdminUnreachable", "add_dataset", "add_namespace", "status"]
 
 _NAMESPACE_RULE = "6 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit"
 _HUB_RULE = "1 to 256 letters, digits, '.', '-' and '_', starting and ending with a letter or digit"
@@ -57,6 +60,8 @@ class AdminServer(StandInServer):
             return Response.json(200, {"pid": os.getpid()})
         if request.method == "POST" and request.path == "/namespaces":
             return self._add_namespace(request)
+        if request.method == "POST" and request.path == "/datasets":
+            return self._add_dataset(request)
         return Response.json(404, {"error": f"no admin operation {request.method} {request.path}"})
 
     def _add_namespace(self, request: RecordedRequest) -> Response:
@@ -77,6 +82,30 @@ class AdminServer(StandInServer):
         if self.on_seeded is not None:
             self.on_seeded(seeded)
         return Response.json(201, dataclasses.asdict(seeded))
+
+    def _add_dataset(self, request: RecordedRequest) -> Response:
+        try:
+            body = request.json()
+        except (ValueError, UnicodeDecodeError):
+            return Response.json(400, {"error": "the body must be JSON"})
+        if not isinstance(body, dict):
+            return Response.json(400, {"error": "the body must be a JSON object"})
+        name, sandbox, wanted = (
+            body.get("name"),
+            body.get("sandbox") or self.stack.default_sandbox,
+            body.get("datasetId"),
+        )
+        if not isinstance(name, str) or not name.strip() or len(name) > 256:
+            return Response.json(400, {"error": "name must be 1 to 256 characters"})
+        if sandbox not in self.stack.adobe.sandboxes:
+            known = ", ".join(sorted(self.stack.adobe.sandboxes))
+            return Response.json(400, {"error": f"sandbox {sandbox!r} does not exist in the stand-in (it has {known})"})
+        if wanted is not None and (not isinstance(wanted, str) or not ADOBE_ID_PATTERN.fullmatch(wanted)):
+            return Response.json(400, {"error": f"dataset id {wanted!r} is not an id (letters, digits and hyphens)"})
+        if wanted is not None and any(d["id"] == wanted for d in self.stack.adobe.datasets(None)):
+            return Response.json(400, {"error": f"a dataset with id {wanted} exists already"})
+        dataset_id = self.stack.adobe.add_dataset(name.strip(), sandbox=sandbox, dataset_id=wanted)
+        return Response.json(201, {"id": dataset_id, "name": name.strip(), "sandbox": sandbox})
 
 
 def _problem(body: Any) -> str | None:
@@ -155,4 +184,13 @@ def add_namespace(
         "eventHubs": None if event_hubs is None else list(event_hubs),
     }
     answer: dict[str, Any] = _call("POST", admin_url + "/namespaces", token, body)
+    return answer
+
+
+def add_dataset(
+    admin_url: str, token: str, name: str, *, sandbox: str | None = None, dataset_id: str | None = None
+) -> dict[str, Any]:
+    """``POST /datasets``; returns ``{"id", "name", "sandbox"}``. AdminUnreachable, or AdminError."""
+    body = {"name": name, "sandbox": sandbox, "datasetId": dataset_id}
+    answer: dict[str, Any] = _call("POST", admin_url + "/datasets", token, body)
     return answer

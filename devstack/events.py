@@ -3,7 +3,8 @@
 ``namespace_event`` gives the Azure Resource Manager events of an Event Hubs namespace (or of one
 event hub in it) as a subscription's system topic delivers them (``ResourceWriteSuccess`` /
 ``ResourceDeleteSuccess``); ``secret_event`` gives Key Vault's ``SecretNewVersionCreated`` /
-``SecretNearExpiry``. Feed them to :func:`devstack.host.event_grid_event`.
+``SecretNearExpiry``. Feed them to :func:`devstack.host.event_grid_event`. :func:`as_cloud_event`
+gives the same event as a subscription with the CloudEvents 1.0 delivery schema sends it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-__all__ = ["format_event_time", "namespace_event", "secret_event"]
+__all__ = ["as_cloud_event", "format_event_time", "namespace_event", "secret_event"]
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 TENANT_ID = "00000000-0000-0000-0000-0000000000aa"
@@ -116,3 +117,18 @@ def secret_event(
         "dataVersion": "1",
         "metadataVersion": "1",
     }
+
+
+def as_cloud_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The Event Grid schema ``event`` in the CloudEvents 1.0 schema, as Event Grid maps it:
+    ``topic`` -> ``source`` (for Key Vault the vault's resource id, whose ``subject`` is the secret
+    name), ``eventType`` -> ``type``, ``eventTime`` -> ``time``, ``subject``, ``id`` and ``data`` as
+    they are; ``dataVersion`` and ``metadataVersion`` have no CloudEvents attribute."""
+    cloud: dict[str, Any] = {"specversion": "1.0", "id": event.get("id"), "source": event.get("topic", "")}
+    for grid, name in (("subject", "subject"), ("eventType", "type"), ("eventTime", "time")):
+        if grid in event:
+            cloud[name] = event[grid]
+    cloud["datacontenttype"] = "application/json"
+    if "data" in event:
+        cloud["data"] = event["data"]
+    return cloud

@@ -3,14 +3,19 @@
 :func:`local_settings` turns a stack's ``env()`` (:meth:`devstack.stack.LocalStack.env`) into the
 file Core Tools reads: every app setting, the service ones pointing at the stand-ins and the rest at
 their defaults, plus what a local host needs (``FUNCTIONS_WORKER_RUNTIME``, ``RECONCILE_SCHEDULE``
-for the timer's ``%RECONCILE_SCHEDULE%``, ``SSL_CERT_FILE``). The file carries a top-level
+for the timer's ``%RECONCILE_SCHEDULE%``). The file carries a top-level
 :data:`MARKER` key (Core Tools reads only ``IsEncrypted``, ``Values``, ``Host`` and
 ``ConnectionStrings``); :func:`write_local_settings` replaces an existing file only when it has that
 marker or when forced, so a ``local.settings.json`` someone wrote by hand is never lost.
 
 :func:`write_ca_bundle` writes the public roots (``certifi``) followed by the stand-ins' CA: with
-``REQUESTS_CA_BUNDLE`` and ``SSL_CERT_FILE`` pointing at it, the app trusts the HTTPS stand-ins and
-the host still reaches the internet (extension bundles).
+``CONNECTOR_CA_BUNDLE`` pointing at it, the app trusts the HTTPS stand-ins and still the public CAs.
+
+The file uses only settings no developer machine exports: Core Tools (and ``cli --settings``) let an
+exported variable beat the file, so a corporate ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE`` or a service
+principal's ``AZURE_CLIENT_ID`` would otherwise point the app elsewhere. The CA bundle is therefore
+``CONNECTOR_CA_BUNDLE`` and the identity ``CONNECTOR_IDENTITY_CLIENT_ID=system`` (the identity
+stand-in's system-assigned identity), both the app's own settings, which win over those variables.
 """
 
 from __future__ import annotations
@@ -25,7 +30,15 @@ import certifi
 from devstack.privatefile import write_private
 from devstack.resourcegraph import DEFAULT_SUBSCRIPTION
 
-__all__ = ["DEFAULTS", "MARKER", "WriteOutcome", "local_settings", "write_ca_bundle", "write_local_settings"]
+__all__ = [
+    "DEFAULTS",
+    "LEFT_TO_THE_MACHINE",
+    "MARKER",
+    "WriteOutcome",
+    "local_settings",
+    "write_ca_bundle",
+    "write_local_settings",
+]
 
 MARKER = "_devstack"
 MARKER_TEXT = (
@@ -35,10 +48,12 @@ MARKER_TEXT = (
 
 #: The settings a local host needs that the stack's env() leaves out, and every other app setting at
 #: its default (README, "Settings"). Values must be strings: Core Tools ignores a file with others.
+#: Never a variable a machine may export (see the module's docstring): :data:`LEFT_TO_THE_MACHINE`.
 DEFAULTS: dict[str, str] = {
     "FUNCTIONS_WORKER_RUNTIME": "python",
     "AzureWebJobsFeatureFlags": "EnableWorkerIndexing",
-    "AZURE_CLIENT_ID": "",  # empty: the identity stand-in's system-assigned identity
+    "CONNECTOR_IDENTITY_CLIENT_ID": "system",  # the identity stand-in's system-assigned identity, whatever
+    # AZURE_CLIENT_ID a machine exports (for its own service principal)
     "AZURE_SUBSCRIPTION_IDS": DEFAULT_SUBSCRIPTION,  # where add-namespace lists namespaces
     "RECONCILE_SCHEDULE": "0 */5 * * * *",  # every 5 minutes locally (30 in Azure)
     "RECONCILE_DELETE": "false",
@@ -61,6 +76,9 @@ DEFAULTS: dict[str, str] = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "",  # no telemetry export locally
 }
 
+#: Variables of the machine, not the app: the file leaves them out, so an exported one overrides nothing.
+LEFT_TO_THE_MACHINE = frozenset({"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "AZURE_CLIENT_ID"})
+
 WriteOutcome = Literal["created", "replaced", "overwritten", "kept"]
 """``created`` (no file was there), ``replaced`` (serve's own earlier file), ``overwritten`` (someone
 else's file, forced), ``kept`` (someone else's file, left alone)."""
@@ -68,11 +86,14 @@ else's file, forced), ``kept`` (someone else's file, left alone)."""
 
 def local_settings(env: Mapping[str, str], *, ca_bundle: Path | None = None) -> dict[str, Any]:
     """The ``local.settings.json`` document: :data:`DEFAULTS` overlaid with ``env``; ``ca_bundle``
-    (when given) becomes ``REQUESTS_CA_BUNDLE`` and ``SSL_CERT_FILE``."""
+    (else ``env``'s ``REQUESTS_CA_BUNDLE``) becomes ``CONNECTOR_CA_BUNDLE``; none of
+    :data:`LEFT_TO_THE_MACHINE` is written."""
     values = {**DEFAULTS, **env}
     bundle = str(ca_bundle) if ca_bundle is not None else values.get("REQUESTS_CA_BUNDLE")
     if bundle:
-        values["REQUESTS_CA_BUNDLE"] = values["SSL_CERT_FILE"] = bundle
+        values["CONNECTOR_CA_BUNDLE"] = bundle
+    for name in LEFT_TO_THE_MACHINE:
+        values.pop(name, None)
     return {MARKER: MARKER_TEXT, "IsEncrypted": False, "Values": values}
 
 

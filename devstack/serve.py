@@ -1,6 +1,7 @@
 """``python -m devstack serve``: run a LocalStack for ``func start`` until Ctrl-C or SIGTERM.
 
-On start it seeds a sample namespace, writes ``local.settings.json`` for the stand-ins (not over a
+On start it seeds a sample namespace and a sample dataset (its id is ``DATAFLOW_DATASET_ID`` in the
+settings, so dataflows work without naming one), writes ``local.settings.json`` for the stand-ins (not over a
 file someone else wrote, unless forced: :mod:`devstack.localsettings`), a CA bundle, starts the
 admin endpoint (:mod:`devstack.admin`) and leaves the state file (:mod:`devstack.statefile`) that
 ``add-namespace`` reads; on stop it removes the state file and the CA bundle.
@@ -23,9 +24,12 @@ from devstack.localsettings import WriteOutcome, write_ca_bundle, write_local_se
 from devstack.stack import LocalStack, SeededNamespace
 from devstack.statefile import ServeState, StateFileError, pid_alive, read_state, remove_state, state_path, write_state
 
-__all__ = ["EVENTS_QUEUE", "ServeOptions", "serve"]
+__all__ = ["EVENTS_QUEUE", "SAMPLE_DATASET_ID", "SAMPLE_DATASET_NAME", "ServeOptions", "serve"]
 
 EVENTS_QUEUE = "eventhubs-connection-events"
+#: The sample dataset serve seeds (the id the README's examples use).
+SAMPLE_DATASET_ID = "65e1c1a4f2b3c4001b2c3d4e"
+SAMPLE_DATASET_NAME = "Event Hubs events"
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ def _settings_message(outcome: WriteOutcome, target: Path, copy: Path) -> str:
     return f"{verb} {_shown(target)} for func start"
 
 
-def _describe(stack: LocalStack, admin: AdminServer, sample: SeededNamespace) -> list[str]:
+def _describe(stack: LocalStack, admin: AdminServer, sample: SeededNamespace, dataset_id: str) -> list[str]:
     azurite = stack.azurite
     storage = (
         f"blob {azurite.blob_port}, queue {azurite.queue_port}, table {azurite.table_port} (pid {azurite.pid})"
@@ -89,8 +93,9 @@ def _describe(stack: LocalStack, admin: AdminServer, sample: SeededNamespace) ->
         f"  Key Vault       {stack.keyvault.url}",
         f"  Resource Graph  {stack.resource_graph.url}",
         f"  Adobe           IMS {stack.adobe.ims_url}, Platform {stack.adobe.platform_url}",
-        f"  admin           {admin.base_url} (for add-namespace)",
+        f"  admin           {admin.base_url} (for add-namespace, add-dataset)",
         f"Sample namespace {sample.namespace}: secret {sample.secret_name}, event hubs {', '.join(sample.event_hubs)}",
+        f"Sample dataset {dataset_id} ({SAMPLE_DATASET_NAME!r}, sandbox {stack.default_sandbox}): DATAFLOW_DATASET_ID",
     ]
 
 
@@ -120,8 +125,12 @@ def _run(stack: LocalStack, options: ServeOptions, state_file: Path, stop: threa
         out.flush()
 
     sample = stack.seed_namespace(options.namespace)
+    dataset_id = stack.adobe.add_dataset(
+        SAMPLE_DATASET_NAME, sandbox=stack.default_sandbox, dataset_id=SAMPLE_DATASET_ID
+    )
     bundle = write_ca_bundle(options.state_directory / "ca-bundle.pem", stack.keyvault.ca_pem)
     document = stack.local_settings(bundle)
+    document["Values"]["DATAFLOW_DATASET_ID"] = dataset_id
     outcome = write_local_settings(options.settings_file, document, force=options.force)
     settings_used = options.settings_file
     if outcome == "kept":
@@ -140,13 +149,17 @@ def _run(stack: LocalStack, options: ServeOptions, state_file: Path, stop: threa
         write_state(state_file, state)
         try:
             print(f"devstack is running (pid {state.pid}); Ctrl-C stops it.", file=out)
-            for line in _describe(stack, admin, sample):
+            for line in _describe(stack, admin, sample, dataset_id):
                 print(line, file=out)
             print(_settings_message(outcome, options.settings_file, settings_used), file=out)
             if options.print_env:
                 for key, value in document["Values"].items():
                     print(f"export {key}={shlex.quote(value)}", file=out)
-            print("Next: func start; python -m devstack add-namespace NAME [--scoped HUB] [--no-secret]", file=out)
+            print(
+                "Next: func start (with .venv activated); python -m devstack add-namespace NAME [--scoped HUB] "
+                "[--no-secret]; python -m devstack add-dataset NAME",
+                file=out,
+            )
             out.flush()
             while not stop.wait(0.5):
                 pass

@@ -75,6 +75,13 @@ param namespaceSystemTopicName string = 'evgt-${baseName}-eventhubs'
 @description('Name of the Key Vault system topic; pass the existing one\'s name if the vault already has one.')
 param keyVaultSystemTopicName string = 'evgt-${keyVaultName}'
 
+@description('Delivery schema of both event subscriptions: EventGridSchema, or CloudEventSchemaV1_0 (CloudEvents 1.0, what Microsoft recommends for new subscriptions). Both functions take either. An existing subscription keeps its schema: to switch, delete the two subscriptions, then deploy.')
+@allowed([
+  'EventGridSchema'
+  'CloudEventSchemaV1_0'
+])
+param eventDeliverySchema string = 'EventGridSchema'
+
 // ---------------------------------------------------------------- runtime and scale
 
 @description('Python version: 3.13, what Azure Functions recommends (azure-functions 2.x), or 3.11. CI tests both.')
@@ -340,6 +347,7 @@ module namespaceEvents 'modules/namespace-events.bicep' = if (deployEventSubscri
     identityId: identity.id
     deadLetterStorageAccountId: storage.outputs.storageAccountId
     deadLetterContainerName: deadLetterContainerName
+    eventDeliverySchema: eventDeliverySchema
     tags: tags
   }
 }
@@ -354,6 +362,7 @@ module keyVaultEvents 'modules/keyvault-events.bicep' = if (deployEventSubscript
     identityId: identity.id
     deadLetterStorageAccountId: storage.outputs.storageAccountId
     deadLetterContainerName: deadLetterContainerName
+    eventDeliverySchema: eventDeliverySchema
     tags: tags
   }
 }

@@ -271,7 +271,7 @@ class storage_errors:
         if isinstance(err, ServiceRequestError) and is_tls_failure(err):
             raise ConfigurationError(
                 "The TLS certificate of Table storage could not be verified: check AzureWebJobsStorage "
-                "(and REQUESTS_CA_BUNDLE for a private CA).",
+                "(and CONNECTOR_CA_BUNDLE or REQUESTS_CA_BUNDLE for a private CA).",
                 setting="AzureWebJobsStorage",
             ) from None
         if isinstance(err, HttpResponseError | ServiceRequestError | ServiceResponseError):

@@ -138,7 +138,7 @@ class KeyVaultSecrets:
             if is_tls_failure(err):
                 raise ConfigurationError(
                     f"The TLS certificate of Key Vault {self._vault_url} could not be verified: check KEY_VAULT_URL "
-                    "(and REQUESTS_CA_BUNDLE for a private CA).",
+                    "(and CONNECTOR_CA_BUNDLE or REQUESTS_CA_BUNDLE for a private CA).",
                     setting="KEY_VAULT_URL",
                 ) from None
             return CallResult(failure=Failure.NOT_SENT), placeholder

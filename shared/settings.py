@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -239,7 +240,7 @@ class Settings:
         return cls(
             key_vault_url=_service_url(required("KEY_VAULT_URL"), "KEY_VAULT_URL"),
             storage=_storage(get),
-            azure_client_id=get("AZURE_CLIENT_ID"),
+            azure_client_id=_identity_client_id(get),
             use_managed_identity=get("IDENTITY_ENDPOINT") is not None or get("MSI_ENDPOINT") is not None,
             default_sandbox=sandbox,
             ims_url=_service_url(get("ADOBE_IMS_URL", "https://ims-na1.adobelogin.com") or "", "ADOBE_IMS_URL"),
@@ -277,7 +278,7 @@ class Settings:
             verify_after_seconds=_number(get, "VERIFY_AFTER_SECONDS", 3600, minimum=0),
             verify_delay_seconds=verify_delay,
             subscription_ids=_subscriptions(get("AZURE_SUBSCRIPTION_IDS")),
-            ca_bundle=get("REQUESTS_CA_BUNDLE"),
+            ca_bundle=_ca_bundle(get),
             telemetry=_telemetry(get),
             health=_health(get),
         )
@@ -303,6 +304,35 @@ def _subscriptions(value: str | None) -> frozenset[str]:
             setting="AZURE_SUBSCRIPTION_IDS",
         )
     return frozenset(part.lower() for part in ids)
+
+
+def _ca_bundle(get: _Getter) -> str | None:
+    """CONNECTOR_CA_BUNDLE (the app's own: no machine exports it), else REQUESTS_CA_BUNDLE, else None (certifi)."""
+    own = get("CONNECTOR_CA_BUNDLE")
+    if own is None:
+        return get("REQUESTS_CA_BUNDLE")
+    if not os.path.isfile(own):
+        raise ConfigurationError(
+            f"CONNECTOR_CA_BUNDLE must name a PEM file of trusted CA certificates; {json.dumps(own[:200])} is not a "
+            "file.",
+            setting="CONNECTOR_CA_BUNDLE",
+        )
+    return own
+
+
+def _identity_client_id(get: _Getter) -> str | None:
+    """CONNECTOR_IDENTITY_CLIENT_ID (``system``: the system-assigned identity), else AZURE_CLIENT_ID."""
+    own = get("CONNECTOR_IDENTITY_CLIENT_ID")
+    if own is None:
+        return get("AZURE_CLIENT_ID")
+    if own.lower() == "system":
+        return None
+    if not _GUID.fullmatch(own):
+        raise ConfigurationError(
+            "CONNECTOR_IDENTITY_CLIENT_ID must be a managed identity's client id (a GUID) or system.",
+            setting="CONNECTOR_IDENTITY_CLIENT_ID",
+        )
+    return own
 
 
 def is_loopback(host: str) -> bool:

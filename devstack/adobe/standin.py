@@ -281,8 +281,8 @@ class AdobeStandIn(ServerPair):
         id, ``""`` makes a dataset without schema (target connection creates then refuse it)."""
         return self._datasets.add(name, sandbox=sandbox, schema_id=schema_id, dataset_id=dataset_id)
 
-    def datasets(self, sandbox: str = "prod") -> list[dict[str, Any]]:
-        """The datasets of a sandbox, oldest first, each with its ``id``."""
+    def datasets(self, sandbox: str | None = "prod") -> list[dict[str, Any]]:
+        """The datasets of a sandbox (every sandbox when None), oldest first, each with its ``id``."""
         return self._datasets.documents(sandbox)
 
     def source_connections(self, sandbox: str = "prod") -> list[dict[str, Any]]:

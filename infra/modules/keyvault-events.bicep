@@ -20,6 +20,13 @@ param deadLetterStorageAccountId string
 @description('Blob container for events Event Grid could not deliver.')
 param deadLetterContainerName string
 
+@description('Delivery schema of the event subscription: the Event Grid schema, or CloudEvents 1.0 (Microsoft recommends it for new subscriptions). The function takes both. Event Grid cannot change the schema of an existing subscription: delete it first.')
+@allowed([
+  'EventGridSchema'
+  'CloudEventSchemaV1_0'
+])
+param eventDeliverySchema string = 'EventGridSchema'
+
 @description('Tags applied to every resource.')
 param tags object = {}
 
@@ -50,7 +57,7 @@ resource toFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06
   parent: systemTopic
   name: 'keyvault-secret-events'
   properties: {
-    eventDeliverySchema: 'EventGridSchema'
+    eventDeliverySchema: eventDeliverySchema
     destination: {
       endpointType: 'AzureFunction'
       properties: {

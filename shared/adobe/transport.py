@@ -103,7 +103,7 @@ class Transport:
         except requests.exceptions.SSLError:
             raise ConfigurationError(
                 f"The TLS certificate of {urlsplit(url).netloc} could not be verified: check {setting} "
-                "(and REQUESTS_CA_BUNDLE for a private CA).",
+                "(and CONNECTOR_CA_BUNDLE or REQUESTS_CA_BUNDLE for a private CA).",
                 setting=setting,
             ) from None
         except (requests.exceptions.ConnectTimeout, requests.exceptions.InvalidURL):

@@ -18,14 +18,16 @@ from typing import Any
 
 import pytest
 import requests
+import trustme
 from azure.core.exceptions import ResourceNotFoundError
 from azure.identity import ManagedIdentityCredential
 from azure.keyvault.secrets import SecretClient
 
 from devstack.azurite import find_repo_root
 from devstack.host import event_grid_event, http_request, indexed_function, response_json
-from devstack.localsettings import MARKER, write_local_settings
+from devstack.localsettings import LEFT_TO_THE_MACHINE, MARKER, write_local_settings
 from devstack.resourcegraph import DEFAULT_SUBSCRIPTION, RESOURCES_PATH
+from devstack.serve import SAMPLE_DATASET_ID
 from devstack.statefile import ServeState, read_state, write_state
 from shared.runtime import reset_runtime
 from shared.settings import Settings
@@ -117,7 +119,7 @@ def _secret(values: dict[str, str], name: str) -> str | None:
             values["KEY_VAULT_URL"],
             credential=credential,
             verify_challenge_resource=False,
-            connection_verify=values["REQUESTS_CA_BUNDLE"],
+            connection_verify=values["CONNECTOR_CA_BUNDLE"],
             retry_total=0,
         )
         with client:
@@ -140,7 +142,7 @@ def _listed_namespaces(values: dict[str, str]) -> set[str]:
         params={"api-version": "2021-03-01"},
         json={"subscriptions": [DEFAULT_SUBSCRIPTION], "query": "resources | project name"},
         headers={"Authorization": f"Bearer {token}"},
-        verify=values["REQUESTS_CA_BUNDLE"],
+        verify=values["CONNECTOR_CA_BUNDLE"],
         timeout=10,
     )
     assert answer.status_code == 200, answer.text
@@ -163,14 +165,15 @@ def test_serve_writes_local_settings_with_every_setting_the_app_reads(served: Se
     values = document["Values"]
     assert all(isinstance(value, str) for value in values.values()), "Core Tools reads string values only"
     identity_based = {name for name in READ if name.startswith("AzureWebJobsStorage__")}
-    wanted = READ - {"MSI_ENDPOINT"} - OPTIONAL_SWITCHES - identity_based
+    wanted = READ - {"MSI_ENDPOINT"} - OPTIONAL_SWITCHES - identity_based - LEFT_TO_THE_MACHINE
     assert not sorted(wanted - set(values)), "local.settings.json lacks settings the app reads"
+    assert not set(values) & LEFT_TO_THE_MACHINE, "an exported variable would beat the file"
     assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert values["RECONCILE_SCHEDULE"] and values["AZURE_SUBSCRIPTION_IDS"] == DEFAULT_SUBSCRIPTION
-    assert values["SSL_CERT_FILE"] == values["REQUESTS_CA_BUNDLE"]
-    bundle = Path(values["REQUESTS_CA_BUNDLE"]).read_text()
+    bundle = Path(values["CONNECTOR_CA_BUNDLE"]).read_text()
     assert bundle.count("BEGIN CERTIFICATE") > 10, "the bundle keeps the public roots"
-    assert values["IDENTITY_HEADER"] and values["AZURE_CLIENT_ID"] == ""
+    assert values["IDENTITY_HEADER"] and values["CONNECTOR_IDENTITY_CLIENT_ID"] == "system"
+    assert values["DATAFLOW_DATASET_ID"] == SAMPLE_DATASET_ID
     state = served.state
     assert state.settings_path == str(served.settings_path)
     assert values["KEY_VAULT_URL"] == state.services["KEY_VAULT_URL"]
@@ -181,7 +184,7 @@ def test_serve_writes_local_settings_with_every_setting_the_app_reads(served: Se
     settings = Settings.from_env(values)
     assert settings.key_vault_url == values["KEY_VAULT_URL"].rstrip("/")
     assert settings.use_managed_identity and settings.azure_client_id is None
-    assert settings.ca_bundle == values["REQUESTS_CA_BUNDLE"]
+    assert settings.ca_bundle == values["CONNECTOR_CA_BUNDLE"]
     assert settings.subscription_ids == {DEFAULT_SUBSCRIPTION}
 
 
@@ -206,6 +209,85 @@ def test_write_local_settings_keeps_a_file_serve_did_not_write(tmp_path: Path) -
     assert write_local_settings(path, ours) == "kept"
     assert write_local_settings(path, ours, force=True) == "overwritten"
     assert json.loads(path.read_text()) == ours
+
+
+# -- the README's local recipes on a developer's machine -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def machine_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """What many developer machines export: a corporate CA file (here a real CA that signed none of
+    the stand-ins) as REQUESTS_CA_BUNDLE and SSL_CERT_FILE, and a service principal's AZURE_CLIENT_ID."""
+    corporate = tmp_path_factory.mktemp("machine") / "corporate-ca.pem"
+    trustme.CA(organization_name="Contoso corporate proxy").cert_pem.write_to_path(str(corporate))
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(corporate.parent),
+        "LANG": "C.UTF-8",
+        "REQUESTS_CA_BUNDLE": str(corporate),
+        "SSL_CERT_FILE": str(corporate),
+        "AZURE_CLIENT_ID": "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+    }
+
+
+def cli(served: Served, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m cli --settings <served local.settings.json> ARGS` with exactly ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "--settings", str(served.settings_path), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+def test_the_cli_recipe_works_on_a_machine_that_exports_its_own_ca_and_client_id(
+    served: Served, machine_env: dict[str, str]
+) -> None:
+    added = devstack("add-namespace", "contoso-exported", "--state-dir", str(served.state_dir))
+    assert added.returncode == 0, added.stderr
+    created = cli(served, machine_env, "create", "contoso-exported")
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["state"] == "ready"
+    assert "overrides" not in created.stderr, "the file leaves the machine's variables alone"
+
+
+def test_the_cli_names_every_exported_variable_that_overrides_the_file(
+    served: Served, machine_env: dict[str, str]
+) -> None:
+    exported = {**machine_env, "SECRET_CACHE_SECONDS": "60", "ADOBE_SANDBOX_NAME": served.values["ADOBE_SANDBOX_NAME"]}
+    exported["RECONCILE_DELETE"] = "true"
+    listed = cli(served, exported, "list")
+    assert listed.returncode == 0, listed.stderr
+    [note] = [line for line in listed.stderr.splitlines() if "overrides" in line]
+    assert note == (
+        f"note: the environment overrides {served.settings_path} for RECONCILE_DELETE, SECRET_CACHE_SECONDS "
+        "(exported variables win, as with func start; unset them to use the file's values)"
+    ), "the same value exported (ADOBE_SANDBOX_NAME) overrides nothing"
+
+
+def test_a_dataflow_against_serve_as_the_readme_says(served: Served, machine_env: dict[str, str]) -> None:
+    flow = cli(served, machine_env, "dataflow", "--namespace", "contoso-telemetry", "--event-hub", "clicks")
+    assert flow.returncode == 0, flow.stderr
+    record = json.loads(flow.stdout)
+    assert record["state"] == "ready" and record["datasetId"] == SAMPLE_DATASET_ID and record["flowId"]
+
+    added = devstack("add-dataset", "Page views", "--state-dir", str(served.state_dir))
+    assert added.returncode == 0, added.stderr
+    dataset = re.search(r"added dataset ([0-9a-f]{24}) ", added.stdout)
+    assert dataset, added.stdout
+    views = cli(
+        served, machine_env, "dataflow", "--namespace", "contoso-telemetry", "--event-hub", "views",
+        "--dataset", dataset.group(1),
+    )  # fmt: skip
+    assert views.returncode == 0, views.stderr
+    assert json.loads(views.stdout)["datasetId"] == dataset.group(1)
+
+    taken = devstack("add-dataset", "Again", "--id", SAMPLE_DATASET_ID, "--state-dir", str(served.state_dir))
+    assert taken.returncode == 2 and "exists already" in taken.stderr
+    unknown = devstack("add-dataset", "Elsewhere", "--sandbox", "nowhere", "--state-dir", str(served.state_dir))
+    assert unknown.returncode == 2 and "does not exist" in unknown.stderr
 
 
 # -- add-namespace ----------------------------------------------------------------------------
@@ -284,7 +366,7 @@ def test_a_second_serve_on_the_same_state_dir_refuses(served: Served) -> None:
 
 
 def test_sigterm_stops_serve_and_removes_its_state(served: Served) -> None:
-    bundle = Path(served.values["REQUESTS_CA_BUNDLE"])
+    bundle = Path(served.values["CONNECTOR_CA_BUNDLE"])
     found = re.search(r"^  Azurite .*\(pid (\d+)\)$", served.output(), re.MULTILINE)
     assert found, served.output()
     azurite_pid = int(found.group(1))

@@ -83,6 +83,9 @@ TIMING_SETTINGS = {
 }
 # Telemetry switches for other set-ups (the app configures the distro itself when deployed by infra/).
 TELEMETRY_SWITCHES = {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY", "OTEL_SDK_DISABLED"}
+# The app's own names for what a developer machine may export (local stack; Azure sets AZURE_CLIENT_ID
+# and trusts the public CAs).
+LOCAL_ONLY_SETTINGS = {"CONNECTOR_CA_BUNDLE", "CONNECTOR_IDENTITY_CLIENT_ID"}
 REQUIRED_SETTINGS = {
     "KEY_VAULT_URL",
     "AzureWebJobsStorage__accountName",
@@ -388,7 +391,7 @@ def test_every_documented_setting_is_deployed() -> None:
     names = set(re.findall(r"^\| `([A-Za-z_]+)` \|", section, flags=re.MULTILINE))
     assert "KEY_VAULT_URL" in names, "could not read the README's settings table"
     names.discard("AzureWebJobsStorage")  # identity-based: AzureWebJobsStorage__* instead
-    names -= TIMING_SETTINGS | TELEMETRY_SWITCHES
+    names -= TIMING_SETTINGS | TELEMETRY_SWITCHES | LOCAL_ONLY_SETTINGS
     deployed = set(app_settings())
     assert names <= deployed, f"documented settings not deployed: {sorted(names - deployed)}"
 
@@ -611,11 +614,32 @@ def test_event_subscription_names_follow_event_grid_rules(name: str) -> None:
 @pytest.mark.parametrize("name", ["namespace-events.bicep", "keyvault-events.bicep"])
 def test_event_subscriptions_deliver_one_event_at_a_time_and_dead_letter(name: str) -> None:
     properties = event_subscription(module(name))["properties"]
-    assert properties["eventDeliverySchema"] == "EventGridSchema"
+    assert properties["eventDeliverySchema"] == "eventDeliverySchema", "the operator's choice"
     assert properties["destination"]["properties"]["maxEventsPerBatch"] == 1
     dead_letter = properties["deadLetterWithResourceIdentity"]
     assert dead_letter["identity"] == {"type": "UserAssigned", "userAssignedIdentity": "identityId"}
     assert dead_letter["deadLetterDestination"]["endpointType"] == "StorageBlob"
+
+
+DELIVERY_SCHEMAS = {"EventGridSchema", "CloudEventSchemaV1_0"}
+
+
+@pytest.mark.parametrize(
+    "tree_of", [lambda: parse(MAIN), lambda: module("namespace-events.bicep"), lambda: module("keyvault-events.bicep")]
+)
+def test_the_operator_chooses_the_delivery_schema(tree_of: Any) -> None:
+    """Both schemas the functions take (Event Grid, CloudEvents 1.0), the Event Grid schema by default."""
+    parameter = tree_of()["parameters"]["eventDeliverySchema"]
+    allowed = [d for d in parameter["decorators"] if d["type"] == "allowed"]
+    assert allowed and set(allowed[0]["argument"]) == DELIVERY_SCHEMAS
+    assert parameter["default"] == "EventGridSchema", "an existing subscription cannot change its schema"
+
+
+def test_main_passes_the_delivery_schema_to_both_event_subscriptions() -> None:
+    modules = parse(MAIN)["modules"]
+    for name in ("namespaceEvents", "keyVaultEvents"):
+        config = modules[name]["config"].get("config", modules[name]["config"])
+        assert config["params"]["eventDeliverySchema"] == "eventDeliverySchema", name
 
 
 # ---------------------------------------------------------------------------------------- checkov
@@ -758,3 +782,25 @@ def test_opentelemetry_is_set_up_as_documented_for_python() -> None:
     assert settings["PYTHON_ENABLE_OPENTELEMETRY"] == "true"
     assert "APPLICATIONINSIGHTS_CONNECTION_STRING" in settings
     assert "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY" not in settings  # the app configures the distro itself
+
+
+def _doc_table_names(section: str) -> set[str]:
+    """Every backticked name in the first column of the tables under ``### <section>`` of deploy.md."""
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    part = text.split(f"\n### {section}\n", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    first_cells = re.findall(r"^\| ([^|]+) \|", part, flags=re.MULTILINE)
+    return {name for cell in first_cells for name in re.findall(r"`([A-Za-z_]+)`", cell)}
+
+
+def test_deploy_doc_parameters_table_names_every_main_bicep_parameter() -> None:
+    documented = _doc_table_names("Parameters")
+    declared = set(parse(MAIN)["parameters"])
+    assert not sorted(declared - documented), f"deploy.md does not document {sorted(declared - documented)}"
+    assert not sorted(documented - declared), f"deploy.md documents unknown {sorted(documented - declared)}"
+
+
+def test_deploy_doc_app_settings_table_names_every_app_setting_the_template_sets() -> None:
+    documented = _doc_table_names("App settings")
+    deployed = set(app_settings())
+    assert not sorted(deployed - documented), f"deploy.md does not document {sorted(deployed - documented)}"
+    assert not sorted(documented - deployed), f"deploy.md documents unset {sorted(documented - deployed)}"

@@ -1,5 +1,7 @@
 """Settings: defaults, and a bad or missing setting named in a 500 ConfigurationError."""
 
+from pathlib import Path
+
 import pytest
 
 from shared.errors import ConfigurationError
@@ -139,3 +141,26 @@ def test_loopback_storage_endpoints_may_use_http() -> None:
         }
     )
     assert settings.storage.table_endpoint == "http://127.0.0.1:10002/devstoreaccount1"
+
+
+def test_the_apps_own_ca_bundle_beats_requests_ca_bundle(tmp_path: Path) -> None:
+    own = tmp_path / "local-ca.pem"
+    own.write_text("-----BEGIN CERTIFICATE-----\n")
+    machine = {**BASE, "REQUESTS_CA_BUNDLE": "/etc/ssl/corporate.pem"}
+    assert Settings.from_env(machine).ca_bundle == "/etc/ssl/corporate.pem"
+    assert Settings.from_env({**machine, "CONNECTOR_CA_BUNDLE": str(own)}).ca_bundle == str(own)
+    assert Settings.from_env(BASE).ca_bundle is None
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({**machine, "CONNECTOR_CA_BUNDLE": str(tmp_path / "missing.pem")})
+    assert raised.value.setting == "CONNECTOR_CA_BUNDLE" and "missing.pem" in raised.value.message
+
+
+def test_the_apps_own_identity_client_id_beats_azure_client_id() -> None:
+    exported = {**BASE, "AZURE_CLIENT_ID": "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"}
+    assert Settings.from_env(exported).azure_client_id == "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    assert Settings.from_env({**exported, "CONNECTOR_IDENTITY_CLIENT_ID": "system"}).azure_client_id is None
+    own = "11111111-2222-3333-4444-555555555555"
+    assert Settings.from_env({**exported, "CONNECTOR_IDENTITY_CLIENT_ID": own}).azure_client_id == own
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({**exported, "CONNECTOR_IDENTITY_CLIENT_ID": "my-identity"})
+    assert raised.value.setting == "CONNECTOR_IDENTITY_CLIENT_ID"
