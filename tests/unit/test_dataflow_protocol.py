@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from shared.adobe import Dataset
 from shared.dataflow_records import DataflowRequest
 from shared.dataflows import DataflowService
-from shared.errors import ConsumerGroupInUse, DatasetNotFound, EventHubNotFound
-from shared.models import ConnectionKey, Source, State
+from shared.errors import ConsumerGroupInUse, DatasetNotFound, DependencyUnavailable, EventHubNotFound
+from shared.models import ConnectionKey, ConnectionRequest, Source, State
 from tests.unit.fakes import FakeRecords
 from tests.unit.test_protocol import NS, World
 
@@ -189,3 +191,29 @@ def test_a_dataflow_left_in_adobe_by_its_namespace_deletion_is_found_when_create
     again, created = world.flow()
     assert not created and world.adobe.posts == posts and world.kinds() == ONE_OF_EACH
     assert again.state is State.READY and again.flow_id == first.flow_id  # type: ignore[attr-defined]
+
+
+def test_a_hub_added_after_its_connection_gets_its_dataflow() -> None:
+    """Issue 19, item 4: the listing stored on the connection is a cache: a hub missing from it is looked up
+    again (one explore) before anything is refused."""
+    world = FlowWorld()
+    world.adobe.event_hubs = ["views"]
+    world.service.create_or_get(ConnectionRequest(NS, "prod"), HTTP)  # lists only `views`
+    world.adobe.event_hubs = ["views", HUB]  # the hub is created later
+    record, created = world.flow()
+    assert created and record.state is State.READY
+    assert world.records.record(ConnectionKey("prod", NS)).event_hubs == ("views", HUB)
+
+
+def test_a_young_hub_adobe_does_not_list_yet_is_retried_not_refused() -> None:
+    world = FlowWorld()
+    world.adobe.event_hubs = ["views"]
+    request = DataflowRequest(NS, "prod", HUB, "ds1")
+    young = Source("event", "hub-write", world.time.now() - timedelta(seconds=30))
+    with pytest.raises(DependencyUnavailable) as caught:
+        world.dataflows.create_or_get(request, young)
+    assert caught.value.retry_after is not None and caught.value.retry_after <= 60
+    old = Source("event", "hub-write", world.time.now() - timedelta(seconds=900))
+    with pytest.raises(EventHubNotFound):
+        world.dataflows.create_or_get(request, old)
+    assert world.kinds()["flows"] == 0
