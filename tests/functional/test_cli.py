@@ -208,9 +208,11 @@ def test_reconcile_adopt_in_rebuilds_the_records_of_another_sandbox_after_storag
     """The lost table no longer names `dev`: `--adopt-in dev` adopts its connection, so a repeat creates nothing."""
     import uuid
 
-    app.env["AZURE_SUBSCRIPTION_IDS"] = "00000000-0000-0000-0000-0000000000c5"
+    subscription = app.env["AZURE_SUBSCRIPTION_IDS"] = "00000000-0000-0000-0000-0000000000c5"
     app.stack.adobe.add_sandbox("dev")
     app.stack.add_eventhubs_namespace("contoso-cli-dev")
+    for managed in ("contoso-cli-dev", "contoso-cli-dev2"):  # adoption is for namespaces listed where it manages
+        app.stack.resource_graph.add_namespace(managed, subscription_id=subscription)
     made = body(app.post({"namespace": "contoso-cli-dev", "sandbox": "dev"}))
     app.env["CONNECTIONS_TABLE"] = "R" + uuid.uuid4().hex[:16]  # storage recreated: records lost
     plain = cli(app, "reconcile", "--dry-run")
