@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from .adobe import EVENT_HUBS_SPEC_ID, AdobeApi, Dataset
-from .claims import Claim, Claims, VerifyQueue, converge, create_once, remove_all, schedule_verify
+from .claims import Claim, VerifyQueue, converge, create_once, remove_all
 from .clock import Clock
 from .dataflow_records import DataflowOutcome, DataflowRecord, DataflowRequest, Step, object_name
 from .errors import (
@@ -31,11 +31,12 @@ from .errors import (
     SecretNotFound,
     SecretProblem,
 )
+from .exactly_once import DATAFLOW, ExactlyOnce, Redo
 from .identity import DATA_LAKE_SPEC_ID, FLOW_SPEC_ID
 from .logs import log
 from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Source, State
 from .notifications import EventPublisher
-from .records import RecordStore, Stored, WriteConflict
+from .records import RecordStore
 from .retry import Deadline
 from .service import ConnectionService
 from .settings import Settings
@@ -72,9 +73,10 @@ class DataflowService:
         self.events = events
         self.verifies = verifies
         self.clock = clock
-        self.claims: Claims[DataflowRecord] = Claims(
-            records, clock, lease_seconds=settings.claim_lease_seconds, wait_seconds=settings.claim_wait_seconds
+        self.engine: ExactlyOnce[DataflowRecord] = ExactlyOnce.build(
+            DATAFLOW, records, settings, events=events, verifies=verifies, clock=clock
         )
+        self.claims = self.engine.claims
 
     def get(self, key: ConnectionKey) -> DataflowRecord:
         stored = self.records.get(key)
@@ -93,47 +95,35 @@ class DataflowService:
     def create_or_get(self, request: DataflowRequest, source: Source, *, rounds: int = 3) -> DataflowOutcome:
         """Return the existing dataflow, or create its three Adobe objects exactly once."""
         stored = self.records.get(request.key)
-        if stored is not None:
-            record = stored.record
-            if record.newer_than(source.event_time) or record.not_after_deletion(source.event_time):
-                return DataflowOutcome(record, created=False)
-            noted = self.claims.note_event(stored, source.event_time)
-            if noted is not None:
-                return DataflowOutcome(noted, created=False)
+        answer = self.engine.answer(stored, source)
+        if answer is not None:
+            return DataflowOutcome(answer, created=False)
         try:
             connection = self._base_connection(request, source)
             deadline = self._deadline()
             dataset = self._check(request, connection, source, deadline)
         except ConnectorError as err:
             if err.permanent:
-                self._record_failure(request, stored, connection_id=None, err=err, source=source)
+                fresh = self._new_record(request, self.clock.now(), source)
+                self.engine.record_failure(request.key, stored, err, source, fresh=lambda: fresh)
             raise
-        claim = self.claims.take(
+        claim = self.engine.claim(
             request.key,
             stored,
+            source,
             new_record=lambda now: _with_connection(self._new_record(request, now, source), connection),
             takeover=lambda current: _with_connection(self._takeover(current, request, source), connection),
-            source_id=source.id,
-            proceed=lambda current: (
-                not (current.newer_than(source.event_time) or current.not_after_deletion(source.event_time))
-            ),
         )
-        assert claim is not None
         if not isinstance(claim, Claim):
-            settled = self.claims.settle(request.key, claim, source.event_time, last_round=rounds <= 1)
+            settled = self.engine.settle(request.key, claim, source, rounds=rounds)
             if settled is not None:
                 return DataflowOutcome(settled, created=False)
             return self.create_or_get(request, source, rounds=rounds - 1)  # a teardown took it: from scratch
         claim, flow_id, uncertain, created = self._create_objects(claim, connection, dataset, source)
-        record = self.claims.complete(
-            claim, claim.record.with_object(Step.FLOW, flow_id).completed(now=self.clock.now())
-        )
-        if uncertain:
-            self._schedule_verify(record.key)
+        completed = claim.record.with_object(Step.FLOW, flow_id).completed(now=self.clock.now())
+        record = self.engine.complete(claim, completed, uncertain=uncertain, created=created)
         verb = "created" if created else "adopted"
         log.info("dataflow %s %s: flow %s (%s)", record.key, verb, record.flow_id, source.describe())
-        if created:
-            self.events.publish("dataflow-created", record)
         return DataflowOutcome(record, created=created)
 
     def _base_connection(self, request: DataflowRequest, source: Source) -> ConnectionRecord:
@@ -261,7 +251,7 @@ class DataflowService:
                 else:
                     claim = self.claims.save(claim, record.with_object(step, made.id))
         except ConnectorError as err:
-            self._release_failed(claim, err, source)
+            self.engine.release_failed(claim, err, source)
             raise
         assert flow_id is not None
         return claim, flow_id, uncertain, created
@@ -270,21 +260,12 @@ class DataflowService:
 
     def verify(self, key: ConnectionKey, source: Source) -> DataflowRecord | None:
         """Keep exactly one of each of the dataflow's objects: the recorded one, else the oldest (recorded)."""
-        stored = self.records.get(key)
-        if stored is not None and stored.record.state is State.DELETED and stored.record.adobe_deleted:
-            return self._finish_teardown(key, source)
-        if stored is None or stored.record.state is State.DELETED:
-            return stored.record if stored else None
-        claim = self.claims.take(
-            key, stored, new_record=None, takeover=lambda r: r, source_id=source.id, reclaim_ready=lambda _: True
-        )
-        if not isinstance(claim, Claim):
-            return claim
-        previous = claim.previous
-        assert previous is not None
-        record = claim.record
         deadline = self._deadline()
-        try:
+
+        def converge_all(claim: Claim[DataflowRecord]) -> DataflowRecord | Redo[DataflowRecord]:
+            previous = claim.previous
+            assert previous is not None
+            record = claim.record
             for step in Step:
                 identity = claim.record.identity(step)  # as recorded: a flow on a source gone since is found too
                 kept = (
@@ -295,16 +276,21 @@ class DataflowService:
                 record = record.with_object(step, kept.id if kept else None)
             if previous.state is State.READY:
                 record = self._without_stale_flow(record, deadline)
-        except ConnectorError:
-            self.claims.release(claim, claim.record.released(previous))
-            raise
-        if all(record.object_id(step) for step in Step):
-            return self.claims.complete(claim, record.completed(now=self.clock.now()))
-        if previous.state is State.READY:
-            return self._create_again(claim, record, source)
-        # Not all three exist: the record keeps what was found and its state; the next create makes the rest.
-        unfinished = replace(record, state=previous.state, last_error=previous.last_error, may_exist=False)
-        return self.claims.complete(claim, unfinished.unleased())
+            if all(record.object_id(step) for step in Step):
+                return self.claims.complete(claim, record.completed(now=self.clock.now()))
+            if previous.state is State.READY:
+                return Redo(self._incomplete(record, source))
+            # Not all three exist: the record keeps what was found and its state; the next create makes the rest.
+            unfinished = replace(record, state=previous.state, last_error=previous.last_error, may_exist=False)
+            return self.claims.complete(claim, unfinished.unleased())
+
+        return self.engine.verify(
+            key,
+            source,
+            converge=converge_all,
+            recreate=lambda record: self.create_or_get(record.request(), source).record,
+            remove=self._remove_all,
+        )
 
     def _without_stale_flow(self, record: DataflowRecord, deadline: Deadline) -> DataflowRecord:
         """A flow whose source or target is gone moves no data: it is deleted, to be made again with them."""
@@ -313,68 +299,25 @@ class DataflowService:
         self.adobe.delete(record.key.sandbox, Step.FLOW.value, record.flow_id, deadline)
         return record.with_object(Step.FLOW, None)
 
-    def _create_again(self, claim: Claim[DataflowRecord], record: DataflowRecord, source: Source) -> DataflowRecord:
-        """A ready dataflow with objects deleted in Adobe by hand: the missing ones are created again, as a
-        connection's verify does."""
+    def _incomplete(self, record: DataflowRecord, source: Source) -> DataflowRecord:
+        """A ready dataflow with objects deleted in Adobe by hand: recorded as failed, to be created again (the
+        missing objects only), as a connection's verify does."""
         gone = ", ".join(step.suffix for step in Step if record.object_id(step) is None)
         message = f"Adobe no longer had the dataflow's {gone} (deleted by hand?); the verify created it again."
         log.warning("verify of dataflow %s: %s", record.key, message)
         error = LastError("DataflowIncomplete", message, self.clock.now())
-        self.claims.complete(claim, record.failed(error, may_exist=False, source_id=source.id))
-        return self.create_or_get(record.request(), source).record
+        return record.failed(error, may_exist=False, source_id=source.id)
 
     def tear_down(self, key: ConnectionKey, source: Source, *, in_adobe: bool = True) -> bool:
         """The event hub is gone: delete the flow, then its source and target connections; mark it `deleted`.
 
         With `in_adobe=False` (a namespace deleted without DELETE_CONNECTION_ON_NAMESPACE_DELETE) the
         record is only marked."""
-        claim = self.claims.take_for_deletion(
-            key,
-            source_id=source.id,
-            event_time=source.event_time,
-            proceed=lambda current: (
-                not current.newer_than(source.event_time)
-                and (current.state is not State.DELETED or (in_adobe and not current.adobe_deleted))
-            ),
-        )
-        if claim is None:
-            return False
-        previous = claim.previous
-        assert previous is not None
-        record, error = claim.record.unleased(), None
-        try:
-            for step in (Step.FLOW, Step.SOURCE, Step.TARGET) if in_adobe else ():
-                self._remove(record, step)
-            record = replace(record, adobe_deleted=in_adobe, last_error=None)
-        except ConnectorError as err:
-            error = err
-            record = record.noted(LastError(err.code, err.message, self.clock.now()))
-        self.claims.release(claim, record)
-        if previous.state is not State.DELETED:
-            self.events.publish("dataflow-deleted", record, error)
-        log.info("dataflow %s torn down (%s)", key, source.describe())
-        if error is not None and not error.permanent:
-            raise error
-        return previous.state is not State.DELETED
+        return self.engine.delete(key, source, in_adobe=in_adobe, adobe_left=_adobe_left, remove=self._remove_all)
 
-    def _finish_teardown(self, key: ConnectionKey, source: Source) -> DataflowRecord | None:
-        """A verify of a dataflow torn down in Adobe: an object whose create committed late is deleted too."""
-        claim = self.claims.take_for_deletion(
-            key,
-            source_id=source.id,
-            event_time=None,
-            proceed=lambda current: current.state is State.DELETED and current.adobe_deleted,
-        )
-        if claim is None:
-            stored = self.records.get(key)
-            return stored.record if stored else None
-        try:
-            removed = sum(self._remove(claim.record, step) for step in (Step.FLOW, Step.SOURCE, Step.TARGET))
-        finally:
-            self.claims.release(claim, claim.record.unleased())
-        if removed:
-            log.warning("verify of dataflow %s: deleted %d object(s) left in Adobe after the teardown", key, removed)
-        return claim.record.unleased()
+    def _remove_all(self, record: DataflowRecord) -> int:
+        """Flow, then source and target: each recorded one and any an uncertain create left."""
+        return sum(self._remove(record, step) for step in (Step.FLOW, Step.SOURCE, Step.TARGET))
 
     def _remove(self, record: DataflowRecord, step: Step) -> int:
         """The recorded object of `step` and any with its content and stored name (an uncertain create's)."""
@@ -409,21 +352,10 @@ class DataflowService:
 
     def _tombstone(self, namespace: str, event_hub: str, source: Source) -> bool:
         """A hub deleted before its dataflow was recorded: a `deleted` record holding the event's time, so the
-        older `eventhubs/write` delivered later creates nothing. False when a record appeared meanwhile."""
-        defaults, now = self.settings.dataflow_defaults, self.clock.now()
+        older `eventhubs/write` delivered later creates nothing (the engine's tombstone)."""
+        defaults = self.settings.dataflow_defaults
         request = DataflowRequest(namespace, defaults.sandbox, event_hub, defaults.dataset_id or "")
-        tombstone = self._new_record(request, now, source).deleted(now=now, source_id=source.id)
-        try:
-            self.records.insert(tombstone)
-        except WriteConflict:
-            return False
-        log.info(
-            "event hub %s/%s deleted before any dataflow record: tombstone (%s)",
-            namespace,
-            event_hub,
-            source.describe(),
-        )
-        return True
+        return self.engine.tombstone(self._new_record(request, self.clock.now(), source), source)
 
     def resume_pending(self, namespace: str, source: Source) -> int:
         """Dataflows that waited for their namespace's connection (its secret came later)."""
@@ -436,55 +368,6 @@ class DataflowService:
             ):
                 resumed += int(self.create_or_get(record.request(), source).created)
         return resumed
-
-    # -- failures --------------------------------------------------------------------------------
-
-    def _release_failed(self, claim: Claim[DataflowRecord], err: ConnectorError, source: Source) -> None:
-        may_exist = claim.record.may_exist or err.outcome_unknown
-        failed = claim.record.failed(
-            LastError(err.code, err.message, self.clock.now()), may_exist=may_exist, source_id=source.id
-        )
-        if may_exist:
-            self._schedule_verify(failed.key)
-        if self.claims.release(claim, failed) and err.permanent:
-            self.events.publish("dataflow-failed", failed, err)
-        log.warning("dataflow %s failed: %s %s (%s)", failed.key, err.code, err.message, source.describe())
-
-    def _record_failure(
-        self,
-        request: DataflowRequest,
-        stored: Stored[DataflowRecord] | None,
-        *,
-        connection_id: str | None,
-        err: ConnectorError,
-        source: Source,
-    ) -> None:
-        now = self.clock.now()
-        error = LastError(err.code, err.message, now)
-        base = stored.record if stored is not None else self._new_record(request, now, source)
-        if stored is not None and (base.state is State.READY or base.lease_live(now)):
-            return
-        waiting = isinstance(err, SecretNotFound) and source.is_event
-        record = (
-            base.waiting_for_secret(error, source_id=source.id)
-            if waiting
-            else base.failed(error, may_exist=base.may_exist, source_id=source.id)
-        )
-        try:
-            if stored is None:
-                self.records.insert(record.unleased())
-            else:
-                self.records.replace(record.unleased(), stored.etag)
-        except Exception as write_err:
-            log.warning("could not record the failure of dataflow %s: %s", request.key, type(write_err).__name__)
-            return
-        write = log.info if record.state is State.PENDING_SECRET else log.warning  # waiting for a secret: no failure
-        write("dataflow %s %s: %s %s (%s)", record.key, record.state.value, err.code, err.message, source.describe())
-        if record.state is State.FAILED:
-            self.events.publish("dataflow-failed", record, err)
-
-    def _schedule_verify(self, key: ConnectionKey) -> None:
-        schedule_verify(self.verifies, key, self.settings.verify_delay_seconds)
 
 
 def _body(step: Step, record: DataflowRecord, connection: ConnectionRecord, dataset: Dataset) -> dict[str, Any]:
@@ -522,6 +405,11 @@ def _body(step: Step, record: DataflowRecord, connection: ConnectionRecord, data
     if record.mapping_id is not None:
         body["transformations"] = [{"name": "Mapping", "params": {"mappingId": record.mapping_id, "mappingVersion": 0}}]
     return body
+
+
+def _adobe_left(record: DataflowRecord) -> bool:
+    """Adobe may still hold objects of the dataflow (recorded ones, or an uncertain create's)."""
+    return not record.adobe_deleted and (record.may_exist or any(record.object_id(step) for step in Step))
 
 
 def _with_connection(record: DataflowRecord, connection: ConnectionRecord) -> DataflowRecord:

@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any, Self, cast
 
-from .models_base import LastError, State
+from .models_base import ConnectionKey, LastError, Source, State
 
 
 class Lifecycle:
@@ -15,14 +15,20 @@ class Lifecycle:
     Each returns a new record; the subclass declares the fields named here.
     """
 
+    key: ConnectionKey
     state: State
     updated_at: datetime
+    adobe_deleted: bool
     source_id: str | None
     last_error: LastError | None
     lease_until: datetime | None
     owner: str | None
     may_exist: bool
     last_event_at: datetime | None
+
+    def to_json(self, *, created: bool | None = None) -> dict[str, Any]:
+        """The contract's shape of the record (each kind's own)."""
+        raise NotImplementedError
 
     def _with(self, **changes: Any) -> Self:
         return cast(Self, dataclasses.replace(cast(Any, self), **changes))
@@ -53,6 +59,14 @@ class Lifecycle:
     def deleted(self, *, now: datetime, source_id: str | None) -> Self:
         """`deleted`: the namespace (or event hub) is gone."""
         return self._with(state=State.DELETED, updated_at=now, source_id=source_id, lease_until=None, owner=None)
+
+    def removed_from_adobe(self) -> Self:
+        """Its Adobe objects are deleted (nothing may be left: no uncertain create to look for)."""
+        return self._with(adobe_deleted=True, may_exist=False, last_error=None)
+
+    def applied(self, source: Source) -> Self:
+        """The record noting what the request or event that wrote it showed (its event time)."""
+        return self.saw_event(source.event_time)
 
     def unleased(self) -> Self:
         """The same record, no longer held by anyone."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from .lifecycle import Lifecycle
-from .models_base import AuthType, LastError, State, Warning, iso
+from .models_base import AuthType, ConnectionKey, LastError, Source, State, Warning, iso
 
 _SUBSCRIPTION: Final = re.compile(r"/subscriptions/([^/]+)/", re.IGNORECASE)
 
@@ -30,33 +30,6 @@ __all__ = [
     "State",
     "Warning",
 ]
-
-
-@dataclass(frozen=True, order=True)
-class ConnectionKey:
-    """What identifies one connection: sandbox, lowercase namespace, lowercase event hub or None."""
-
-    sandbox: str
-    namespace: str
-    event_hub: str | None = None
-
-    @property
-    def partition_key(self) -> str:
-        return self.sandbox
-
-    @property
-    def row_key(self) -> str:
-        # '|' never occurs in a namespace or an event hub name, and is legal in a RowKey.
-        return f"{self.namespace}|{self.event_hub or ''}"
-
-    @property
-    def connection_name(self) -> str:
-        """The deterministic Adobe connection name, used to find it again after a crash."""
-        suffix = f" {self.event_hub}" if self.event_hub else ""
-        return f"Azure Event Hubs {self.namespace}{suffix}"
-
-    def __str__(self) -> str:
-        return f"{self.sandbox}/{self.namespace}/{self.event_hub or '-'}"
 
 
 @dataclass(frozen=True)
@@ -114,6 +87,10 @@ class ConnectionRecord(Lifecycle):
     def subscription_id(self) -> str | None:
         """The subscription the namespace was last seen in (None: never seen by a listing or an event)."""
         return subscription_of(self.resource_id)
+
+    def applied(self, source: Source) -> ConnectionRecord:
+        """The record noting the event's time and where the event showed its namespace."""
+        return super().applied(source).seen_at(source.resource_id)
 
     def seen_at(self, resource_id: str | None) -> ConnectionRecord:
         """The record noting where a listing or an event showed its namespace."""
@@ -191,27 +168,6 @@ class ConnectionRecord(Lifecycle):
         if created is not None:
             body["created"] = created
         return body
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a request came from, for records and logs: kind (http/queue/event) and message id."""
-
-    kind: str
-    id: str | None = None
-    #: When the event happened (Event Grid `eventTime`): an event older than one applied changes nothing.
-    event_time: datetime | None = None
-    #: The namespace's Azure resource id, when the event (or listing) that asked showed it.
-    resource_id: str | None = None
-
-    @property
-    def is_event(self) -> bool:
-        """Nobody waits for the answer (an Event Grid event, or a namespace a reconcile found): a namespace
-        without its secret yet is recorded `pending_secret`, not failed."""
-        return self.kind in ("event", "reconcile")
-
-    def describe(self) -> str:
-        return f"{self.kind} {self.id or '-'}"
 
 
 @dataclass(frozen=True)

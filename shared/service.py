@@ -19,10 +19,11 @@ from typing import Any
 
 from . import telemetry
 from .adobe import AdobeApi, AdobeConnection, ConnectionMissing, connection_body, is_unknown_auth_spec
-from .claims import Claim, Claims, VerifyQueue, converge, create_once, remove_all, schedule_verify
+from .claims import Claim, VerifyQueue, converge, create_once, remove_all
 from .clock import Clock
 from .credentials import NamespaceAuth, load_adobe_credentials, namespace_auth
-from .errors import AdobeRejected, ConnectionNotFound, ConnectorError, SecretNotFound
+from .errors import AdobeRejected, ConnectionNotFound, ConnectorError
+from .exactly_once import CONNECTION, ExactlyOnce, Redo
 from .identity import connection_identity
 from .logs import log
 from .models import (
@@ -30,7 +31,6 @@ from .models import (
     ConnectionKey,
     ConnectionRecord,
     ConnectionRequest,
-    LastError,
     Outcome,
     Source,
     State,
@@ -67,14 +67,10 @@ class ConnectionService:
         self.events = events
         self.verifies = verifies
         self.clock = clock
-        owner = {"new_owner": new_owner} if new_owner is not None else {}
-        self.claims = Claims(
-            records,
-            clock,
-            lease_seconds=settings.claim_lease_seconds,
-            wait_seconds=settings.claim_wait_seconds,
-            **owner,
+        self.engine: ExactlyOnce[ConnectionRecord] = ExactlyOnce.build(
+            CONNECTION, records, settings, events=events, verifies=verifies, clock=clock, new_owner=new_owner
         )
+        self.claims = self.engine.claims
 
     def get(self, key: ConnectionKey) -> ConnectionRecord:
         """The stored record; ConnectionNotFound when there is none."""
@@ -119,19 +115,16 @@ class ConnectionService:
                 # The namespace was deleted and created again: the connection found by name has the old key.
                 made = self._refresh_key(claim, made, auth, deadline)
         except ConnectorError as err:
-            self._release_failed(claim, err, source)
+            self.engine.release_failed(claim, err, source)
             raise
         completed = claim.record.completed(
             made.id, made.etag, secret_version=auth.secret_version, now=self.clock.now(), name=made.name
         )
-        record = self.claims.complete(claim, completed.explored(*self._explore(completed, deadline)))
-        if made.uncertain:
-            self._schedule_verify(record.key)
+        explored = completed.explored(*self._explore(completed, deadline))
+        record = self.engine.complete(claim, explored, uncertain=made.uncertain, created=made.created)
         verb = "created" if made.created else "adopted"
         log.info("connection %s for %s (adobe request %s, %s)", verb, record.key, made.request_id, source.describe())
-        if made.created:
-            self.events.publish("created", record)
-        else:
+        if not made.created:
             telemetry.count(telemetry.ADOPTED, {"sandbox": record.key.sandbox})
         return Outcome(record, created=made.created)
 
@@ -163,7 +156,8 @@ class ConnectionService:
             spec_name = self.adobe.auth_spec_name(request.sandbox, auth.spec_name, auth.params, deadline)
         except ConnectorError as err:
             if err.permanent:
-                self._record_failure(request, stored, err, source)
+                failed = _failed_record(request, err, self.clock.now())
+                self.engine.record_failure(request.key, stored, err, source, fresh=lambda: failed)
             raise
         return request, stored, dead_id, auth, spec_name
 
@@ -171,7 +165,7 @@ class ConnectionService:
         self, request: ConnectionRequest, answer: ConnectionRecord, source: Source, verify: bool, rounds: int
     ) -> Outcome:
         """Another invocation finished it while we waited: this event is applied to its record too."""
-        settled = self.claims.settle(request.key, answer, source.event_time, last_round=rounds <= 1)
+        settled = self.engine.settle(request.key, answer, source, rounds=rounds)
         if settled is not None:
             return Outcome(settled, created=False)
         # A deletion took it meanwhile: apply this event from scratch.
@@ -184,18 +178,14 @@ class ConnectionService:
         if stored is None:
             return None, None
         record = stored.record
-        if record.newer_than(source.event_time) or record.not_after_deletion(source.event_time):
-            log.info("%s is older than the newest event applied to %s: ignored", source.describe(), record.key)
-            return Outcome(record, created=False), None
-        if record.state is not State.READY:
-            return None, None
-        if verify or self._verification_due(record):
+        due = verify or self._verification_due(record)
+        if record.state is State.READY and not self.engine.stale(record, source) and due:
             checked = self._check_exists(stored, source, deadline)
             if checked is None:
                 return None, record.connection_id  # deleted in Adobe by hand: create it again
             stored = checked
-        noted = self.claims.note_event(stored, source.event_time)
-        return (Outcome(noted, created=False), None) if noted is not None else (None, None)
+        answer = self.engine.answer(stored, source)
+        return (Outcome(answer, created=False), None) if answer is not None else (None, None)
 
     def _claim(
         self,
@@ -219,9 +209,7 @@ class ConnectionService:
                     secret_name=secret_name,
                     description=request.description,
                 )
-                .saw_event(source.event_time)
-                .seen_at(source.resource_id)
-            )
+            ).applied(source)
 
         def takeover(current: ConnectionRecord) -> ConnectionRecord:
             # A claim that expired while `creating`, or a failure after a POST, may have reached Adobe:
@@ -237,24 +225,16 @@ class ConnectionService:
                     description=request.description or current.description,
                     may_exist=may_exist,
                 )
-                .saw_event(source.event_time)
-                .seen_at(source.resource_id)
-            )
+            ).applied(source)
 
-        claim = self.claims.take(
+        return self.engine.claim(
             key,
             stored,
+            source,
             new_record=new_record,
             takeover=takeover,
-            source_id=source.id,
             reclaim_ready=lambda current: dead_id is not None and current.connection_id == dead_id,
-            # Checked on every read: a deletion newer than this event may have landed while we waited.
-            proceed=lambda current: (
-                not current.newer_than(source.event_time) and not current.not_after_deletion(source.event_time)
-            ),
         )
-        assert claim is not None  # new_record is given
-        return claim
 
     def _create(
         self, claim: Claim[ConnectionRecord], body: dict[str, Any], auth: NamespaceAuth, deadline: Deadline
@@ -362,63 +342,45 @@ class ConnectionService:
     # -- verify ----------------------------------------------------------------------------------
 
     def verify(self, key: ConnectionKey, source: Source) -> ConnectionRecord | None:
-        """Make Adobe hold exactly one connection for the record: keep the recorded one (else the oldest
-        with its name, which is recorded), delete the others, create it again for a `ready` record."""
+        """Make Adobe hold exactly one connection for the record: keep the recorded one (else the oldest with its
+        content and name, which is recorded), delete the others, create it again for a `ready` record."""
         deadline = self.new_deadline()
-        stored = self.records.get(key)
-        if stored is not None and stored.record.state is State.DELETED and stored.record.adobe_deleted:
-            return self._finish_deletion(key, source)
-        if stored is None or stored.record.state in (State.DELETED, State.PENDING_SECRET):
-            log.info("verify of %s: nothing to verify (%s)", key, stored.record.state.value if stored else "no record")
-            return stored.record if stored else None
-        claim = self.claims.take(
-            key,
-            stored,
-            new_record=None,
-            takeover=lambda current: current,
-            source_id=source.id,
-            reclaim_ready=lambda _: True,
-        )
-        if not isinstance(claim, Claim):
-            return claim
-        previous = claim.previous
-        assert previous is not None
-        try:
-            kept = converge(
-                self.adobe,
-                key.sandbox,
-                connection_identity(key, previous.name),
-                keep=previous.connection_id,
-                deadline=deadline,
-            )
-        except ConnectorError:
-            self.claims.release(claim, claim.record.released(previous))
-            raise
-        if kept is None:
-            self.claims.release(claim, claim.record.released(previous))
-            if previous.state is State.READY:
+
+        def converge_one(claim: Claim[ConnectionRecord]) -> ConnectionRecord | Redo[ConnectionRecord]:
+            previous = claim.previous
+            assert previous is not None
+            identity = connection_identity(key, previous.name)
+            kept = converge(self.adobe, key.sandbox, identity, keep=previous.connection_id, deadline=deadline)
+            if kept is None and previous.state is State.READY:
                 log.warning(
                     "verify of %s: connection %s is gone from Adobe; creating it again", key, previous.connection_id
                 )
-                return self.create_or_get(previous.request(), source, verify=True).record
-            log.info("verify of %s: no connection in Adobe; the record stays %s", key, previous.state.value)
-            return previous
-        completed = claim.record.completed(
-            kept.id,
-            kept.etag or previous.etag,
-            secret_version=previous.secret_version,
-            now=self.clock.now(),
-            name=kept.name,
-        )
-        record = self.claims.complete(claim, completed.explored(*self._explore(completed, deadline)))
-        if kept.id != previous.connection_id:
-            log.warning("verify of %s: adopted connection %s found by its name", key, kept.id)
-            telemetry.count(telemetry.ADOPTED, {"sandbox": key.sandbox})
-        log.info("verify of %s: exactly one connection (%s)", key, kept.id)
-        return record
+                return Redo(claim.record.released(previous))
+            if kept is None:
+                log.info("verify of %s: no connection in Adobe; the record stays %s", key, previous.state.value)
+                self.claims.release(claim, claim.record.released(previous))
+                return previous
+            completed = claim.record.completed(
+                kept.id,
+                kept.etag or previous.etag,
+                secret_version=previous.secret_version,
+                now=self.clock.now(),
+                name=kept.name,
+            )
+            record = self.claims.complete(claim, completed.explored(*self._explore(completed, deadline)))
+            if kept.id != previous.connection_id:
+                log.warning("verify of %s: adopted connection %s found by its content", key, kept.id)
+                telemetry.count(telemetry.ADOPTED, {"sandbox": key.sandbox})
+            log.info("verify of %s: exactly one connection (%s)", key, kept.id)
+            return record
 
-    def _schedule_verify(self, key: ConnectionKey) -> None:
-        schedule_verify(self.verifies, key, self.settings.verify_delay_seconds)
+        return self.engine.verify(
+            key,
+            source,
+            converge=converge_one,
+            recreate=lambda record: self.create_or_get(record.request(), source, verify=True).record,
+            remove=self._remove_from_adobe,
+        )
 
     # -- delete ----------------------------------------------------------------------------------
 
@@ -447,59 +409,25 @@ class ConnectionService:
         return changed
 
     def _tombstone(self, namespace: str, source: Source) -> bool:
-        """A deletion that overtook its create: a `deleted` record holding the event's time, so the older create
-        event delivered later changes nothing. False when a record appeared meanwhile (then marked as usual)."""
-        now = self.clock.now()
+        """A deletion that overtook its create: a `deleted` record holding the event's time (the engine's)."""
         key = ConnectionKey(self.settings.default_sandbox, namespace)
-        tombstone = ConnectionRecord(
-            key=key,
-            state=State.DELETED,
-            auth_type=AuthType.SAS,
-            name=key.connection_name,
-            created_at=now,
-            updated_at=now,
-            source_id=source.id,
+        now = self.clock.now()
+        return self.engine.tombstone(
+            ConnectionRecord(key, State.DELETED, AuthType.SAS, key.connection_name, now, now), source
         )
-        try:
-            self.records.insert(tombstone.saw_event(source.event_time).seen_at(source.resource_id))
-        except WriteConflict:
-            return False
-        log.info("namespace %s deleted before any record: tombstone %s (%s)", namespace, key, source.describe())
-        return True
 
     def mark_deleted(self, key: ConnectionKey, source: Source, *, in_adobe: bool) -> bool:
-        """Claim the record as `deleted` (so no create or verify runs meanwhile), delete the Adobe connection
-        when `in_adobe`, then release it. An event older than the newest one applied changes nothing.
-        Whether the state changed (a namespace deleted, or an operator's `delete`)."""
-
-        def proceed(current: ConnectionRecord) -> bool:
-            if current.newer_than(source.event_time):
-                log.info("%s is older than the newest event applied to %s: not deleted", source.describe(), key)
-                return False
-            return current.state is not State.DELETED or (in_adobe and _adobe_left(current))
-
-        claim = self.claims.take_for_deletion(key, source_id=source.id, event_time=source.event_time, proceed=proceed)
-        if claim is None:
-            return False
-        previous = claim.previous
-        assert previous is not None
-        deleted, error = claim.record.unleased(), None
-        if in_adobe and _adobe_left(previous):
-            try:
-                self._remove_from_adobe(previous)
-                deleted = replace(deleted, adobe_deleted=True, may_exist=False, last_error=None)
-            except ConnectorError as err:
-                error = err
-                deleted = deleted.noted(LastError(err.code, _deletion_message(err), self.clock.now()))
-        self.claims.release(claim, deleted)
-        log.info("connection %s marked deleted (%s)", key, source.describe())
-        if previous.state is not State.DELETED:
-            self.events.publish("deleted", deleted, error)
-        if error is not None:
-            _log_failure(deleted, error, source)
-            if not error.permanent:
-                raise error
-        return previous.state is not State.DELETED
+        """Mark the record `deleted`, deleting the Adobe connection (and any an uncertain create left) when
+        `in_adobe`; an event older than the newest one applied changes nothing. Whether the state changed
+        (a namespace deleted, or an operator's `delete`)."""
+        return self.engine.delete(
+            key,
+            source,
+            in_adobe=in_adobe,
+            adobe_left=_adobe_left,
+            remove=self._remove_from_adobe,
+            describe_error=_deletion_message,
+        )
 
     def _remove_from_adobe(self, record: ConnectionRecord) -> int:
         """Every connection of the record's identity: the recorded one and any an uncertain create left."""
@@ -508,95 +436,24 @@ class ConnectionService:
             self.adobe, record.key.sandbox, identity, recorded=record.connection_id, deadline=self.new_deadline()
         )
 
-    def _finish_deletion(self, key: ConnectionKey, source: Source) -> ConnectionRecord | None:
-        """A verify of a record deleted in Adobe too: a create that committed late is deleted as well."""
-        claim = self.claims.take_for_deletion(
-            key,
-            source_id=source.id,
-            event_time=None,
-            proceed=lambda current: current.state is State.DELETED and current.adobe_deleted,
-        )
-        if claim is None:
-            stored = self.records.get(key)
-            return stored.record if stored else None
-        try:
-            removed = self._remove_from_adobe(claim.record)
-        finally:
-            self.claims.release(claim, claim.record.unleased())
-        if removed:
-            log.warning("verify of %s: deleted %d connection(s) left in Adobe after the deletion", key, removed)
-        return claim.record.unleased()
-
-    # -- failures --------------------------------------------------------------------------------
-
-    def _release_failed(self, claim: Claim[ConnectionRecord], err: ConnectorError, source: Source) -> None:
-        """After a failure while holding the claim: record it, free the claim, verify if uncertain."""
-        may_exist = claim.record.may_exist or err.outcome_unknown
-        failed = claim.record.failed(
-            LastError(err.code, err.message, self.clock.now()), may_exist=may_exist, source_id=source.id
-        )
-        if may_exist:
-            self._schedule_verify(failed.key)
-        if not self.claims.release(claim, failed):
-            return
-        _log_failure(failed, err, source)
-        if err.permanent:
-            self.events.publish("failed", failed, err)
-
-    def _record_failure(
-        self, request: ConnectionRequest, stored: StoredRecord | None, err: ConnectorError, source: Source
-    ) -> None:
-        """Record a permanent failure found before any claim (secret missing or invalid, Adobe refusal)."""
-        now = self.clock.now()
-        error = LastError(err.code, err.message, now)
-        waiting = isinstance(err, SecretNotFound) and source.is_event
-        if stored is not None:
-            current = stored.record
-            if (
-                current.state is State.READY
-                or current.lease_live(now)
-                or (current.state is State.PENDING_SECRET and isinstance(err, SecretNotFound))
-            ):
-                _log_failure(current, err, source)
-                return
-            base = current
-        else:
-            base = ConnectionRecord(
-                key=request.key,
-                state=State.FAILED,
-                auth_type=request.auth_type,
-                name=request.name or request.key.connection_name,
-                created_at=now,
-                updated_at=now,
-                secret_name=getattr(err, "secret_name", None),
-                description=request.description,
-            )
-        if waiting:
-            record = base.waiting_for_secret(error, source_id=source.id)
-        else:
-            record = base.failed(error, may_exist=base.may_exist, source_id=source.id)
-        record = record.saw_event(source.event_time).seen_at(source.resource_id)
-        try:
-            if stored is None:
-                self.records.insert(record)
-            else:
-                self.records.replace(record, stored.etag)
-        except (WriteConflict, ConnectorError) as write_err:
-            log.warning("could not record the failure of %s: %s", request.key, type(write_err).__name__)
-            return
-        _log_failure(record, err, source)
-        if record.state is State.FAILED:
-            self.events.publish("failed", record, err)
-
 
 def _adobe_left(record: ConnectionRecord) -> bool:
     """Adobe may still hold a connection of the record (recorded, or an uncertain create's)."""
     return not record.adobe_deleted and (record.connection_id is not None or record.may_exist)
 
 
-def _log_failure(record: ConnectionRecord, err: ConnectorError, source: Source) -> None:
-    write = log.info if record.state is State.PENDING_SECRET else log.warning  # waiting for a secret is no failure
-    write("connection %s %s: %s %s (%s)", record.key, record.state.value, err.code, err.message, source.describe())
+def _failed_record(request: ConnectionRequest, err: ConnectorError, now: datetime) -> ConnectionRecord:
+    """The record of a request that failed before any claim (its state set by the engine)."""
+    return ConnectionRecord(
+        key=request.key,
+        state=State.FAILED,
+        auth_type=request.auth_type,
+        name=request.name or request.key.connection_name,
+        created_at=now,
+        updated_at=now,
+        secret_name=getattr(err, "secret_name", None),
+        description=request.description,
+    )
 
 
 def _deletion_message(err: ConnectorError) -> str:
