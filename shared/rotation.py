@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .adobe import ConnectionMissing
-from .credentials import namespace_auth
 from .errors import ConnectorError
 from .logs import log
-from .models import ConnectionRecord, LastError, State
+from .models import ConnectionRecord, State
 from .records import StoredRecord, WriteConflict
 from .service import ConnectionService, Source
 
@@ -56,8 +54,15 @@ class SecretEvents:
             raise transient
         return changed
 
-    def _apply(self, record: ConnectionRecord, source: Source) -> int:
-        waiting = record.state is State.PENDING_SECRET or (
+    def _apply(self, record: ConnectionRecord, source: Source, *, waited: bool = False) -> int:
+        if record.lease_live(self.service.clock.now()):
+            # Another invocation holds it (a create, a verify): wait like any request, then rotate; still held
+            # after CLAIM_WAIT_SECONDS, ConnectionBeingCreated makes Event Grid redeliver. Never dropped.
+            if waited:
+                raise self.service.claims.being_created(record.key, record)
+            stored = self.service.claims.wait(record.key, record)
+            return self._apply(stored.record, source, waited=True) if stored is not None else 0
+        waiting = record.state in (State.PENDING_SECRET, State.CREATING) or (
             record.state is State.FAILED
             and record.last_error is not None
             and record.last_error.code in _WAITING_FOR_SECRET
@@ -68,72 +73,9 @@ class SecretEvents:
                 self.dataflows.resume_pending(record.key.namespace, source)  # they waited for this connection
             return 1 if outcome.created else 0
         if record.state is State.READY:
-            return self._rotate(record, source)
+            return int(self.service.rotate(record.key, source))
         log.info("secret event for %s in state %s: nothing to do", record.key, record.state.value)
         return 0
-
-    def _rotate(self, record: ConnectionRecord, source: Source) -> int:
-        service = self.service
-        deadline = service.new_deadline()
-        stored = service.records.get(record.key)
-        if stored is None or stored.record.state is not State.READY:
-            return 0
-        record = stored.record
-        try:
-            auth = namespace_auth(service.secrets, service.settings, record.request(), deadline)
-            if auth.secret_version is not None and auth.secret_version == record.secret_version:
-                log.info("connection %s already uses secret version %s", record.key, auth.secret_version)
-                return 0
-            assert record.connection_id is not None
-            updated = service.adobe.update_auth_params(
-                record.key.sandbox, record.connection_id, record.etag, auth.params, deadline
-            )
-        except ConnectionMissing:
-            log.warning("connection %s of %s is gone from Adobe: creating it again", record.connection_id, record.key)
-            return 1 if self._recreate(stored, source) else 0
-        except ConnectorError as err:
-            self._note_failure(stored, err, source)
-            raise
-        rotated = replace(
-            record,
-            etag=updated.etag or record.etag,
-            secret_version=auth.secret_version,
-            updated_at=service.clock.now(),
-            verified_at=service.clock.now(),
-            last_error=None,
-            near_expiry=False,
-            source_id=source.id,
-        )
-        self._save(stored, rotated)
-        log.info(
-            "connection %s rotated to secret version %s (adobe request %s, %s %s)",
-            record.key,
-            auth.secret_version,
-            updated.request_id,
-            source.kind,
-            source.id or "-",
-        )
-        service.events.publish("rotated", rotated)
-        return 1
-
-    def _recreate(self, stored: StoredRecord, source: Source) -> bool:
-        return self.service.create_or_get(stored.record.request(), source, verify=True).created
-
-    def _note_failure(self, stored: StoredRecord, err: ConnectorError, source: Source) -> None:
-        """A failed rotation leaves the connection `ready` (with the old key) and sets lastError."""
-        now = self.service.clock.now()
-        noted = replace(
-            stored.record, last_error=LastError(err.code, err.message, now), updated_at=now, source_id=source.id
-        )
-        self._save(stored, noted)
-        log.warning(
-            "rotation of %s failed: %s %s (%s %s)",
-            stored.record.key,
-            err.code,
-            err.message,
-            source.kind,
-            source.id or "-",
-        )
 
     def _save(self, stored: StoredRecord, record: ConnectionRecord) -> None:
         try:

@@ -22,7 +22,7 @@ from .adobe import AdobeApi, AdobeConnection, ConnectionMissing, connection_body
 from .claims import Claim, VerifyQueue, converge, create_once, remove_all
 from .clock import Clock
 from .credentials import NamespaceAuth, load_adobe_credentials, namespace_auth
-from .errors import AdobeRejected, ConnectionNotFound, ConnectorError
+from .errors import AdobeRejected, ConnectionNotFound, ConnectorError, SecretProblem
 from .exactly_once import CONNECTION, ExactlyOnce, Redo
 from .identity import connection_identity
 from .logs import log
@@ -31,6 +31,7 @@ from .models import (
     ConnectionKey,
     ConnectionRecord,
     ConnectionRequest,
+    LastError,
     Outcome,
     Source,
     State,
@@ -374,13 +375,80 @@ class ConnectionService:
             log.info("verify of %s: exactly one connection (%s)", key, kept.id)
             return record
 
-        return self.engine.verify(
+        verified = self.engine.verify(
             key,
             source,
             converge=converge_one,
             recreate=lambda record: self.create_or_get(record.request(), source, verify=True).record,
             remove=self._remove_from_adobe,
         )
+        if verified is not None and verified.state is State.READY and verified.owner is None:
+            self._rotate_if_stale(key, source)
+        return verified
+
+    def _rotate_if_stale(self, key: ConnectionKey, source: Source) -> None:
+        """A rotation that met a held claim, or lost its write, is not lost: a verify rotates a connection whose
+        record notes an older secret version than the vault's newest."""
+        try:
+            self.rotate(key, source)
+        except SecretProblem as err:
+            log.info("verify of %s: secret not usable for a rotation check (%s)", key, err.code)
+
+    # -- rotate ----------------------------------------------------------------------------------
+
+    def rotate(self, key: ConnectionKey, source: Source) -> bool:
+        """Give a ready connection the namespace's newest key (PATCH with If-Match) when the record notes an
+        older secret version; whether it changed. A failure leaves it `ready` with the old key and lastError;
+        a connection gone from Adobe is created again."""
+        deadline = self.new_deadline()
+        stored = self.records.get(key)
+        if stored is None or stored.record.state is not State.READY:
+            return False
+        record = stored.record
+        try:
+            auth = namespace_auth(self.secrets, self.settings, record.request(), deadline)
+            if auth.secret_version is not None and auth.secret_version == record.secret_version:
+                log.info("connection %s already uses secret version %s", key, auth.secret_version)
+                return False
+            assert record.connection_id is not None
+            updated = self.adobe.update_auth_params(
+                key.sandbox, record.connection_id, record.etag, auth.params, deadline
+            )
+        except ConnectionMissing:
+            log.warning("connection %s of %s is gone from Adobe: creating it again", record.connection_id, key)
+            return self.create_or_get(record.request(), source, verify=True).created
+        except ConnectorError as err:
+            now = self.clock.now()
+            self._save(stored, replace(record, last_error=LastError(err.code, err.message, now), updated_at=now))
+            log.warning("rotation of %s failed: %s %s (%s)", key, err.code, err.message, source.describe())
+            raise
+        now = self.clock.now()
+        rotated = replace(
+            record,
+            etag=updated.etag or record.etag,
+            secret_version=auth.secret_version,
+            updated_at=now,
+            verified_at=now,
+            last_error=None,
+            near_expiry=False,
+            source_id=source.id,
+        )
+        self._save(stored, rotated)
+        log.info(
+            "connection %s rotated to secret version %s (adobe request %s, %s)",
+            key,
+            auth.secret_version,
+            updated.request_id,
+            source.describe(),
+        )
+        self.events.publish("rotated", rotated)
+        return True
+
+    def _save(self, stored: StoredRecord, record: ConnectionRecord) -> None:
+        try:
+            self.records.replace(record, stored.etag)
+        except WriteConflict:
+            log.warning("record %s changed meanwhile; the newer write stands (the next verify rotates)", record.key)
 
     # -- delete ----------------------------------------------------------------------------------
 

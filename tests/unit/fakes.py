@@ -261,12 +261,14 @@ class FakeSecrets:
     def __init__(self, values: dict[str, str] | None = None) -> None:
         self.values = dict(values or {})
         self.reads = 0
+        #: The current version of each secret ("v1" unless set): a rotation stores a new one.
+        self.versions: dict[str, str] = {}
 
     def get(self, name: str, deadline: Deadline) -> SecretValue:
         self.reads += 1
         if name not in self.values:
             raise SecretNotFound(f"Key Vault secret '{name}' was not found.", secret_name=name)
-        return SecretValue(name, Secret(self.values[name], scrubbed=False), "v1")
+        return SecretValue(name, Secret(self.values[name], scrubbed=False), self.versions.get(name, "v1"))
 
     def invalidate(self, name: str) -> None:
         return None

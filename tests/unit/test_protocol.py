@@ -15,6 +15,7 @@ from shared.errors import ConnectionBeingCreated
 from shared.identity import connection_identity
 from shared.models import AuthType, ConnectionKey, ConnectionRecord, ConnectionRequest, Source, State
 from shared.retry import Deadline
+from shared.rotation import SecretEvents
 from shared.service import ConnectionService
 from shared.settings import Settings
 from tests.unit.fakes import FakeAdobe, FakeRecords, FakeSecrets, FakeTime, FakeVerifies, NoEvents
@@ -308,3 +309,62 @@ def test_a_delete_before_its_create_leaves_a_tombstone() -> None:
     assert record.state is State.DELETED and not created and world.adobe.posts == 0
     record, created = world.create(world.event(30))  # created again after the deletion
     assert record.state is State.READY and created
+
+
+def rotation_world() -> tuple[World, SecretEvents]:
+    world = World()
+    return world, SecretEvents(world.service)
+
+
+def test_a_rotation_that_meets_a_held_claim_waits_then_rotates() -> None:
+    """Issue 20, item 1: a SecretNewVersionCreated during a verify (which holds the record) is not dropped."""
+    world, events = rotation_world()
+    world.create()
+    claims = Claims(world.records, world.time.clock(), lease_seconds=30, wait_seconds=5)
+    held = claims.take(
+        KEY,
+        world.records.get(KEY),
+        new_record=None,
+        takeover=lambda r: r,
+        source_id="verify",
+        reclaim_ready=lambda _: True,
+    )
+    assert isinstance(held, Claim)
+    world.secrets.versions[f"eventhubs-sas-{NS}"] = "v2"
+    polls = {"n": 0}
+
+    def verify_finishes() -> None:
+        polls["n"] += 1
+        if polls["n"] == 3:  # the holder completes while the secret event waits
+            world.records.before_get = lambda: None
+            claims.release(held, held.record.released(held.previous))  # type: ignore[arg-type]
+
+    world.records.before_get = verify_finishes
+    assert events.new_version(f"eventhubs-sas-{NS}", Source("event", "kv")) == 1
+    assert world.records.record(KEY).secret_version == "v2"
+
+
+def test_a_rotation_still_held_after_the_wait_raises_for_redelivery() -> None:
+    world, events = rotation_world()
+    world.create()
+    claims = Claims(world.records, world.time.clock(), lease_seconds=300, wait_seconds=5)
+    claims.take(
+        KEY,
+        world.records.get(KEY),
+        new_record=None,
+        takeover=lambda r: r,
+        source_id="verify",
+        reclaim_ready=lambda _: True,
+    )
+    world.secrets.versions[f"eventhubs-sas-{NS}"] = "v2"
+    with pytest.raises(ConnectionBeingCreated):
+        events.new_version(f"eventhubs-sas-{NS}", Source("event", "kv"))
+
+
+def test_a_verify_rotates_a_connection_whose_record_notes_an_older_secret_version() -> None:
+    world = World()
+    world.create()
+    world.secrets.versions[f"eventhubs-sas-{NS}"] = "v2"  # the rotation event was lost
+    verified = world.service.verify(KEY, Source("queue", "v"))
+    assert verified is not None and world.records.record(KEY).secret_version == "v2"
+    assert "rotated" in world.events.published
