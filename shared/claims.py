@@ -51,6 +51,9 @@ class Claimable(Protocol):
     @property
     def lease_until(self) -> datetime | None: ...
 
+    @property
+    def owner(self) -> str | None: ...
+
     def lease_live(self, now: datetime) -> bool: ...
 
     def claimed(
@@ -123,8 +126,8 @@ class Claims(Generic[R]):
                 current = stored.record
                 if (current.state is State.READY and not reclaim_ready(current)) or not proceed(current):
                     return current
-                if current.lease_live(now):
-                    stored = self.wait(key, current)
+                if self.held(stored):
+                    stored = self.wait(key, stored)
                     continue
                 taken = takeover(current).claimed(
                     owner=owner, lease_until=until, now=now, source_id=source_id, state=state
@@ -132,7 +135,7 @@ class Claims(Generic[R]):
                 return Claim(self.records.replace(taken, stored.etag), current)
             except WriteConflict:
                 stored = self.records.get(key)
-        raise self.being_created(key, stored.record if stored is not None else None)
+        raise self.being_created(key, stored)
 
     def take_for_deletion(
         self, key: ConnectionKey, *, source_id: str | None, event_time: datetime | None, proceed: Callable[[R], bool]
@@ -151,26 +154,40 @@ class Claims(Generic[R]):
         )
         return claim if isinstance(claim, Claim) else None
 
-    def wait(self, key: ConnectionKey, current: R) -> Stored[R] | None:
+    def lease_left(self, stored: Stored[R]) -> float:
+        """Seconds left on the claim of a stored record; 0 when nobody holds it. Decided from storage's own time
+        when the store reports it (the entity's server Timestamp of the claim write plus the lease, against the
+        read's server Date), so a worker whose clock runs ahead cannot take over a live claim."""
+        record = stored.record
+        if record.lease_until is None or record.owner is None:
+            return 0.0
+        if stored.written_at is not None and stored.read_at is not None:
+            return (stored.written_at + timedelta(seconds=self.lease_seconds) - stored.read_at).total_seconds()
+        return (record.lease_until - self.clock.now()).total_seconds()
+
+    def held(self, stored: Stored[R]) -> bool:
+        """Another invocation holds the record's claim right now."""
+        return self.lease_left(stored) > 0
+
+    def wait(self, key: ConnectionKey, stored: Stored[R]) -> Stored[R] | None:
         """Poll the record while another invocation's live claim lasts (at most CLAIM_WAIT_SECONDS)."""
         start = self.clock.monotonic()
-        while True:
-            lease_left = (current.lease_until - self.clock.now()).total_seconds() if current.lease_until else 0.0
+        current: Stored[R] | None = stored
+        while current is not None:
+            lease_left = self.lease_left(current)
             waited = self.clock.monotonic() - start
             if lease_left <= 0:
-                return self.records.get(key)
+                return current if current is not stored else self.records.get(key)
             if waited >= self.wait_seconds:
                 raise self.being_created(key, current)
             self.clock.sleep(min(_POLL_SECONDS, lease_left, self.wait_seconds - waited))
-            stored = self.records.get(key)
-            if stored is None or not stored.record.lease_live(self.clock.now()):
-                return stored
-            current = stored.record
+            current = self.records.get(key)
+        return None
 
-    def being_created(self, key: ConnectionKey, current: R | None) -> ConnectionBeingCreated:
+    def being_created(self, key: ConnectionKey, stored: Stored[R] | None) -> ConnectionBeingCreated:
         lease_left = 5
-        if current is not None and current.lease_until is not None:
-            lease_left = int((current.lease_until - self.clock.now()).total_seconds()) + 1
+        if stored is not None and stored.record.lease_until is not None:
+            lease_left = int(self.lease_left(stored)) + 1
         hub = f", event hub '{key.event_hub}'" if key.event_hub else ""
         return ConnectionBeingCreated(
             f"The connection for namespace '{key.namespace}' in sandbox '{key.sandbox}'{hub} is being created by "
@@ -195,7 +212,7 @@ class Claims(Generic[R]):
                 if again is None:
                     return None
                 stored = again
-        raise self.being_created(stored.record.key, stored.record)
+        raise self.being_created(stored.record.key, stored)
 
     def settle(self, key: ConnectionKey, answer: R, event_time: datetime | None, *, last_round: bool) -> R | None:
         """What `take` answered instead of a claim, with this event applied: the record as it is when `proceed`

@@ -193,7 +193,7 @@ class ExactlyOnce(Generic[R]):
             current = stored.record
             if (
                 current.state is State.READY
-                or current.lease_live(now)
+                or self.claims.held(stored)
                 or (current.state is State.PENDING_SECRET and isinstance(err, SecretNotFound))
             ):
                 self.log_failure(current, err, source)

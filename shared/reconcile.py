@@ -161,7 +161,7 @@ class Reconciler:
         if namespace is None or not namespace.id or record.resource_id == namespace.id or dry_run:
             return record
         stored = self.records.get(record.key)
-        if stored is None or stored.record.lease_live(self.clock.now()):
+        if stored is None or self.connections.claims.held(stored):
             return record
         try:
             return self.records.replace(stored.record.seen_at(namespace.id), stored.etag).record

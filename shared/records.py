@@ -35,10 +35,13 @@ R = TypeVar("R", bound=Keyed)
 
 @dataclass(frozen=True)
 class Stored(Generic[R]):
-    """A record with the table etag it was read or written with."""
+    """A record with the table etag it was read or written with, and storage's own times when read: the
+    entity's server Timestamp (its last write) and the server's Date of the read (claim leases use them)."""
 
     record: R
     etag: str
+    written_at: datetime | None = None
+    read_at: datetime | None = None
 
 
 class RecordStore(Protocol[R]):
@@ -113,12 +116,21 @@ class TableRecordStore(Generic[R]):
     def get(self, key: ConnectionKey) -> Stored[R] | None:
         from azure.core.exceptions import ResourceNotFoundError
 
+        answered: dict[str, datetime | None] = {}
         try:
             with self._call("get"):
-                entity = self._table.get_entity(key.partition_key, key.row_key)
+                entity = self._table.get_entity(
+                    key.partition_key, key.row_key, raw_response_hook=lambda response: _note_date(response, answered)
+                )
         except ResourceNotFoundError:
             return None
-        return Stored(self._decoded(entity), str(entity.metadata["etag"]))
+        written = entity.metadata.get("timestamp")
+        return Stored(
+            self._decoded(entity),
+            str(entity.metadata["etag"]),
+            written_at=_dt(written) if written is not None else None,
+            read_at=answered.get("date"),
+        )
 
     def _decoded(self, entity: dict[str, Any]) -> R:
         """The record an entity holds; RecordUnreadable (naming table, partition and row) when it does not decode."""
@@ -279,6 +291,17 @@ class storage_errors:
                 "Table storage is unavailable.", dependency="Table storage", retry_after=15
             ) from None
         return False
+
+
+def _note_date(response: Any, answered: dict[str, datetime | None]) -> None:
+    """Storage's own time of a response (its `Date` header), for claim leases that trust no worker's clock."""
+    from email.utils import parsedate_to_datetime
+
+    date = response.http_response.headers.get("Date")
+    try:
+        answered["date"] = parsedate_to_datetime(date) if date else None
+    except (TypeError, ValueError):
+        answered["date"] = None
 
 
 def _dt(value: Any) -> datetime | None:

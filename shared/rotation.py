@@ -55,13 +55,17 @@ class SecretEvents:
         return changed
 
     def _apply(self, record: ConnectionRecord, source: Source, *, waited: bool = False) -> int:
-        if record.lease_live(self.service.clock.now()):
+        stored = self.service.records.get(record.key)
+        if stored is None:
+            return 0
+        record = stored.record
+        if self.service.claims.held(stored):
             # Another invocation holds it (a create, a verify): wait like any request, then rotate; still held
             # after CLAIM_WAIT_SECONDS, ConnectionBeingCreated makes Event Grid redeliver. Never dropped.
             if waited:
-                raise self.service.claims.being_created(record.key, record)
-            stored = self.service.claims.wait(record.key, record)
-            return self._apply(stored.record, source, waited=True) if stored is not None else 0
+                raise self.service.claims.being_created(record.key, stored)
+            after = self.service.claims.wait(record.key, stored)
+            return self._apply(after.record, source, waited=True) if after is not None else 0
         waiting = record.state in (State.PENDING_SECRET, State.CREATING) or (
             record.state is State.FAILED
             and record.last_error is not None

@@ -48,10 +48,13 @@ class FakeTime:
 
 
 class FakeRecords:
-    """A record store with etags and conditional writes, like Table storage."""
+    """A record store with etags and conditional writes, like Table storage; given storage's clock, it reports
+    each entity's server Timestamp and each read's server Date, as Table storage does."""
 
-    def __init__(self) -> None:
+    def __init__(self, storage_now: Callable[[], datetime] | None = None) -> None:
         self.rows: dict[ConnectionKey, tuple[ConnectionRecord, str]] = {}
+        self.storage_now = storage_now
+        self.written: dict[ConnectionKey, datetime] = {}
         self.operations = 0
         self._etags = itertools.count(1)
         #: Called before each write (to interleave another invocation's write).
@@ -66,7 +69,10 @@ class FakeRecords:
         self.before_get()
         self.operations += 1
         row = self.rows.get(key)
-        return StoredRecord(row[0], row[1]) if row else None
+        if row is None:
+            return None
+        read_at = self.storage_now() if self.storage_now else None
+        return StoredRecord(row[0], row[1], written_at=self.written.get(key), read_at=read_at)
 
     def insert(self, record: ConnectionRecord) -> StoredRecord:
         self.before_write()
@@ -75,7 +81,12 @@ class FakeRecords:
             raise WriteConflict(str(record.key))
         etag = self._etag()
         self.rows[record.key] = (record, etag)
+        self._stamp(record.key)
         return StoredRecord(record, etag)
+
+    def _stamp(self, key: ConnectionKey) -> None:
+        if self.storage_now is not None:
+            self.written[key] = self.storage_now()
 
     def replace(self, record: ConnectionRecord, etag: str) -> StoredRecord:
         self.before_write()
@@ -85,6 +96,7 @@ class FakeRecords:
             raise WriteConflict(str(record.key))
         new = self._etag()
         self.rows[record.key] = (record, new)
+        self._stamp(record.key)
         return StoredRecord(record, new)
 
     def delete(self, key: ConnectionKey, etag: str) -> None:

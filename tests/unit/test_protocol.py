@@ -11,6 +11,7 @@ import pytest
 
 from shared.adobe import connection_body
 from shared.claims import Claim, Claims, converge
+from shared.clock import Clock
 from shared.errors import ConnectionBeingCreated
 from shared.identity import connection_identity
 from shared.models import AuthType, ConnectionKey, ConnectionRecord, ConnectionRequest, Source, State
@@ -50,7 +51,7 @@ class World:
 
     def __init__(self, *, script: list[str] | None = None, **env: str) -> None:
         self.time = FakeTime()
-        self.records = FakeRecords()
+        self.records = FakeRecords(self.time.now)  # storage's own clock: the true time
         self.adobe = FakeAdobe(script=list(script or []))
         self.secrets = FakeSecrets({**ADOBE, f"eventhubs-sas-{NS}": SAS})
         self.verifies = FakeVerifies()
@@ -368,3 +369,27 @@ def test_a_verify_rotates_a_connection_whose_record_notes_an_older_secret_versio
     verified = world.service.verify(KEY, Source("queue", "v"))
     assert verified is not None and world.records.record(KEY).secret_version == "v2"
     assert "rotated" in world.events.published
+
+
+def test_a_worker_whose_clock_runs_ahead_cannot_take_over_a_live_claim() -> None:
+    """Issue 20, item 5: leases are judged on storage's time (the claim write's Timestamp plus the lease),
+    not on the worker's clock: a worker ten minutes ahead waits, then answers 409, and never creates."""
+    world = World()
+    claims = Claims(world.records, world.time.clock(), lease_seconds=30, wait_seconds=5)
+    fresh = ConnectionRecord(KEY, State.CREATING, AuthType.SAS, "n", world.time.now(), world.time.now())
+    assert isinstance(claims.take(KEY, None, new_record=lambda now: fresh, takeover=lambda r: r, source_id="a"), Claim)
+    ahead = Clock(
+        now=lambda: world.time.now() + timedelta(minutes=10), monotonic=world.time.monotonic, sleep=world.time.sleep
+    )
+    fast = ConnectionService(
+        world.service.settings,
+        secrets=world.secrets,
+        adobe=world.adobe,
+        records=world.records,
+        events=world.events,
+        verifies=world.verifies,
+        clock=ahead,
+    )
+    with pytest.raises(ConnectionBeingCreated):
+        fast.create_or_get(ConnectionRequest(NS, "prod"), HTTP)
+    assert world.adobe.posts == 0 and world.records.record(KEY).owner is not None
