@@ -152,7 +152,7 @@ def _fetch_key(session: Any, url: str, timeout: tuple[float, float]) -> bytes | 
     return bytes(response.content) if response.status_code == 200 else None
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     """Construct the credential, SecretClient, requests.Session and TableClient, and the service on them."""
     import requests
     from azure.data.tables import TableServiceClient
@@ -165,7 +165,7 @@ def build_runtime(settings: Settings) -> Runtime:
     common: dict[str, Any] = {"retry_total": 0, "logging_enable": False, "use_env_settings": False}
     if settings.ca_bundle:
         common["connection_verify"] = settings.ca_bundle
-    clock = Clock(now=lambda: datetime.now(UTC), monotonic=time.monotonic, sleep=time.sleep)
+    clock = clock or Clock(now=lambda: datetime.now(UTC), monotonic=time.monotonic, sleep=time.sleep)
     retrier = Retrier(
         RetryPolicy(), monotonic=time.monotonic, wall_clock=clock.now, sleep=time.sleep, jitter=random.random
     )
@@ -330,8 +330,9 @@ _lock = threading.Lock()
 _runtime: Runtime | None = None
 
 
-def get_runtime(environ: Mapping[str, str] | None = None) -> Runtime:
-    """The worker's runtime, built on first use. Raises ConfigurationError for a bad setting."""
+def get_runtime(environ: Mapping[str, str] | None = None, *, clock: Clock | None = None) -> Runtime:
+    """The worker's runtime, built on first use (with `clock`, when given: the system's otherwise). Raises
+    ConfigurationError for a bad setting."""
     global _runtime
     if _runtime is not None:
         return _runtime
@@ -342,7 +343,7 @@ def get_runtime(environ: Mapping[str, str] | None = None) -> Runtime:
             # passes (a fifth of a cold start) and move them out of the collector's way.
             gc.disable()
             try:
-                _runtime = build_runtime(settings)
+                _runtime = build_runtime(settings, clock)
             finally:
                 gc.freeze()
                 gc.enable()

@@ -1,7 +1,7 @@
 """Seeded chaos: slow, late, dropped and failed creates, duplicate and out-of-order events, over HTTP, the
 queue and Event Grid, from two worker processes at once; then the redeliveries and the delayed verifies.
 
-Whatever the interleaving, once the verifies have run (and the old delete events have come again, late):
+One worker's clock runs ten minutes ahead of the other's. Whatever the interleaving, once the verifies have run (and the old delete events have come again, late):
 exactly one Adobe connection per namespace, recorded `ready`; at most one 201 per connection; no
 8-character run of a secret in any output. The same for the dataflows of event hubs. A hand-edited row
 that does not decode sits among the records all along: every listing skips it, nothing stops on it.
@@ -25,8 +25,9 @@ from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
 
 from devstack.azurite import find_repo_root
-from devstack.events import namespace_event
+from devstack.events import namespace_event, secret_event
 from devstack.faults import Fault
+from devstack.stack import eventhubs_connection_string, random_sas_key
 from shared.records import UNREADABLE_RECORD
 from shared.runtime import reset_runtime
 from tests.functional.conftest import App, assert_no_secret_fragments
@@ -34,6 +35,8 @@ from tests.functional.conftest import App, assert_no_secret_fragments
 ROOT = find_repo_root()
 CREATE = r"/connections$"
 NAMESPACES = ("contoso-chaos-a", "contoso-chaos-b", "contoso-chaos-c")
+#: Deleted before its older create event is delivered: a tombstone, never a connection.
+GONE = "contoso-chaos-gone"
 #: CI runs five seeds; CHAOS_SEEDS=1,2,...,50 runs more.
 SEEDS = [int(seed) for seed in os.environ.get("CHAOS_SEEDS", "1,2,3,4,5").split(",") if seed.strip()]
 
@@ -53,10 +56,14 @@ def faults(rng: random.Random) -> list[Fault]:
 
 
 def operations(rng: random.Random) -> list[dict[str, Any]]:
-    """Per namespace: two POSTs, two queue messages, three namespace-write events (one duplicated) and a
-    delete older than the newest write, all shuffled."""
+    """Per namespace: two POSTs, two queue messages, three namespace-write events (one duplicated), a delete
+    older than the newest write and a key rotation (Key Vault write, then its event); for one more namespace, a
+    delete and the older write it overtook. All shuffled."""
     base = datetime.now(UTC) - timedelta(hours=1)
-    ops: list[dict[str, Any]] = []
+    ops: list[dict[str, Any]] = [
+        {"kind": "event", "body": namespace_event(action, GONE, event_time=base + timedelta(minutes=minutes))}
+        for action, minutes in (("delete", 30), ("write", 5))
+    ]
     for namespace in NAMESPACES:
         ops += [{"kind": "http", "body": {"namespace": namespace}} for _ in range(2)]
         ops += [{"kind": "queue", "body": {"namespace": namespace}} for _ in range(2)]
@@ -70,6 +77,10 @@ def operations(rng: random.Random) -> list[dict[str, Any]]:
         ops.append(
             {"kind": "event", "body": namespace_event("delete", namespace, event_time=base + timedelta(minutes=15))}
         )
+        secret = f"eventhubs-sas-{namespace}"
+        rotated = eventhubs_connection_string(namespace, "RootManageSharedAccessKey", random_sas_key())
+        event = secret_event(secret, event_time=base + timedelta(minutes=rng.randint(1, 30)))
+        ops.append({"kind": "rotate", "secret": secret, "value": rotated, "body": event})
     rng.shuffle(ops)
     for index, op in enumerate(ops):
         op["id"] = f"op{index}"
@@ -101,7 +112,11 @@ def run_workers(app: App, ops: list[dict[str, Any]], tmp_path: Path) -> tuple[li
     workers = []
     for index, half in enumerate(halves):
         plan = tmp_path / f"plan{index}.json"
-        plan.write_text(json.dumps({"ops": half, "threads": 4, "log": str(tmp_path / f"worker{index}.log")}))
+        log = str(tmp_path / f"worker{index}.log")
+        # The second worker's clock runs ten minutes ahead (more than any lease): leases are judged on
+        # storage's time, so it never takes over the first worker's live claims.
+        skew = 600 if index == 1 else 0
+        plan.write_text(json.dumps({"ops": half, "threads": 4, "log": log, "clock_skew_seconds": skew}))
         workers.append(
             subprocess.Popen(
                 [sys.executable, "-m", "tests.functional.chaos_worker", str(plan)],
@@ -130,6 +145,8 @@ def replay(app: App, op: dict[str, Any]) -> dict[str, Any]:
             return {"status": response.status_code, "body": json.loads(response.get_body())}
         if op["kind"] == "queue":
             app.enqueue(op["body"])
+        elif op["kind"] == "rotate":  # redelivered: the event again (the key is already in Key Vault)
+            app.event(op["body"], function="on_secret_event")
         else:
             app.event(op["body"])
     except Exception as err:
@@ -187,10 +204,12 @@ def test_chaos_converges_to_exactly_one_connection_per_namespace(
         monkeypatch.setenv(key, value)
         app.env[key] = value
     reset_runtime()
-    for namespace in NAMESPACES:
+    for namespace in (*NAMESPACES, GONE):
         app.stack.add_eventhubs_namespace(namespace)
     tampered = tamper_row(app, seed)
     answers, worker_output = run_chaos(app, faults(rng), operations(rng), tmp_path)
+    for namespace in NAMESPACES:  # a verify pass: a key that met a stale cache elsewhere is rotated by it
+        app.enqueue({"action": "verify", "namespace": namespace, "sandbox": "prod"})
 
     for namespace in NAMESPACES:
         connections = [c for c in app.stack.adobe.connections("prod") if c["auth"]["params"]["namespace"] == namespace]
@@ -210,6 +229,10 @@ def test_chaos_converges_to_exactly_one_connection_per_namespace(
         assert len(connections) == 1, f"seed {seed}: {namespace} has {len(connections)} connections in Adobe"
         entity = app.entity(namespace)
         assert entity["State"] == "ready" and entity["ConnectionId"] == connections[0]["id"], entity
+        newest = app.stack.keyvault.get_value(f"eventhubs-sas-{namespace}") or ""
+        assert f"SharedAccessKey={connections[0]['auth']['params']['sasKey']}" in newest, f"{namespace}: old key"
+    gone = [c for c in app.stack.adobe.connections("prod") if c["auth"]["params"]["namespace"] == GONE]
+    assert gone == [] and app.entity(GONE)["State"] == "deleted", f"seed {seed}: a deleted namespace connected"
     created = [a["body"]["connectionId"] for a in answers if a["status"] == 201]
     assert len(created) == len(set(created)), f"seed {seed}: two 201 answers for one connection"
     assert app.entity(tampered["Namespace"], sandbox="dev")["State"] == "Ready"  # skipped, left for the operator
