@@ -17,6 +17,11 @@ from .settingsfile import load_settings, overridden_note
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def run() -> None:
+    """The console script `eventhubs-connector` (pyproject.toml): main() as the exit status."""
+    sys.exit(main())
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the CLI; returns the exit status: 0 all succeeded, 1 something failed, 2 bad usage or settings."""
     console = Console(out or sys.stdout, err or sys.stderr)
