@@ -208,3 +208,20 @@ def test_a_201_has_the_records_location(app: App) -> None:
     flow = app.post_dataflow({"namespace": "located-ns", "eventHubName": "clicks", "datasetId": dataset})
     assert flow.status_code == 201, body(flow)
     assert flow.headers["Location"] == "/api/dataflows/located-ns/clicks?sandbox=prod"
+
+
+# -- item 6: reconcile --json (names of the gone and failed namespaces) ---------------------------------
+
+
+def test_reconcile_json_reports_counts_and_names(app: App) -> None:
+    subscription = "00000000-0000-0000-0000-0000000000c6"
+    app.env["AZURE_SUBSCRIPTION_IDS"] = subscription
+    for name in ("contoso-json-a", "contoso-json-b"):
+        app.stack.resource_graph.add_namespace(name, subscription_id=subscription)
+    app.stack.add_eventhubs_namespace("contoso-json-a")
+    result = cli(app, "reconcile", "--now", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["seen"] == 2 and report["created"] == 1 and report["pendingSecret"] == 1
+    assert report["now"] is True and report["dryRun"] is False
+    assert report["gone"] == [] and report["failed"] == {} and report["listingFailures"] == {}
