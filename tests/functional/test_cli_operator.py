@@ -225,3 +225,26 @@ def test_reconcile_json_reports_counts_and_names(app: App) -> None:
     assert report["seen"] == 2 and report["created"] == 1 and report["pendingSecret"] == 1
     assert report["now"] is True and report["dryRun"] is False
     assert report["gone"] == [] and report["failed"] == {} and report["listingFailures"] == {}
+
+
+# -- polish: list order, every bad line of a file ---------------------------------------------------------
+
+
+def test_list_puts_ns_1_before_ns_10(app: App) -> None:
+    names = ["order-ns-10", "order-ns-2", "order-ns-1"]
+    for name in names:
+        app.stack.add_eventhubs_namespace(name)
+        assert app.post({"namespace": name}).status_code == 201
+    listed = cli(app, "list", "--json")
+    assert [json.loads(line)["namespace"] for line in listed.stdout.splitlines()] == sorted(names)
+    assert sorted(names) == ["order-ns-1", "order-ns-10", "order-ns-2"]
+
+
+def test_a_file_with_several_bad_lines_names_them_all(app: App, tmp_path: Path) -> None:
+    listing = tmp_path / "bad.txt"
+    listing.write_text("good-namespace\nBad_Name\n# a comment\n{not json\nother-good-ns\nx\n")
+    result = cli(app, "create", "--file", str(listing))
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {listing}:2: ") and line.endswith("(also bad: lines 4 and 6)")
+    assert app.stack.adobe.platform_requests == []
