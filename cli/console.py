@@ -35,6 +35,12 @@ class Console:
         """A line of output on stdout."""
         self._write(self.out, text)
 
+    def prompt(self, text: str) -> None:
+        """A question on stderr, the cursor left after it for the answer."""
+        with self._lock:
+            self.err.write(text)
+            self.err.flush()
+
     def note(self, text: str) -> None:
         """A line for the operator on stderr (summaries, errors, log lines)."""
         self._write(self.err, text)

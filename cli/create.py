@@ -15,7 +15,7 @@ from shared.runtime import Runtime
 from .batch import run_batch
 from .console import Console
 from .inputs import parse_file
-from .options import add_workers, named_by_option
+from .options import add_json, add_workers, named_by_option
 
 #: request field (as in POST /api/connections) -> the option (or argument) that fills it in.
 OPTIONS: Final = {
@@ -33,6 +33,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
     command.add_argument("namespace", metavar="NAMESPACE", nargs="?", help="the Event Hubs namespace")
     command.add_argument("--file", help="one namespace (or JSON request) per line; the options apply to namespaces")
     add_workers(command)
+    add_json(command, "JSON lines on a terminal too (they are what a pipe or file gets)")
     command.add_argument("--auth-type", choices=("sas", "aad"), help="how Adobe authenticates (default: sas)")
     command.add_argument("--sandbox", help="the Platform sandbox (default: the app's default sandbox)")
     command.add_argument("--event-hub", help="scope the connection to one event hub")
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
             raise named_by_option(err, OPTIONS) from None
     else:
         raise InvalidRequest("create needs a NAMESPACE or --file.")
-    return run_batch(requests, lambda request: _create_one(runtime, request), args.workers, console)
+    as_json = True if args.json else None  # else JSON lines only when stdout is not a terminal
+    return run_batch(requests, lambda request: _create_one(runtime, request), args.workers, console, as_json=as_json)
 
 
 def _create_one(runtime: Runtime, request: ConnectionRequest) -> dict[str, Any]:

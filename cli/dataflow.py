@@ -18,7 +18,7 @@ from shared.settings import DataflowDefaults
 from .batch import run_batch
 from .console import Console
 from .inputs import parse_file
-from .options import add_workers, named_by_option
+from .options import add_json, add_workers, named_by_option
 
 #: option -> (request field as in POST /api/dataflows, choices, help).
 OPTIONS: Final[dict[str, tuple[str, tuple[str, ...] | None, str]]] = {
@@ -42,6 +42,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
     command: argparse.ArgumentParser = sub.add_parser("dataflow", help="create (or find) dataflows into datasets")
     command.add_argument("--file", help="one JSON dataflow request per line (the options fill in missing fields)")
     add_workers(command)
+    add_json(command, "JSON lines on a terminal too (they are what a pipe or file gets)")
     for option, (_, choices, text) in OPTIONS.items():
         command.add_argument(option, choices=choices, help=text)
     command.set_defaults(run=run)
@@ -60,7 +61,8 @@ def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
         requests = [_from_options(given, defaults)]
     else:
         raise InvalidRequest("dataflow needs --namespace and --event-hub (and --dataset), or --file.")
-    return run_batch(requests, lambda request: _create_one(runtime, request), args.workers, console)
+    as_json = True if args.json else None  # else JSON lines only when stdout is not a terminal
+    return run_batch(requests, lambda request: _create_one(runtime, request), args.workers, console, as_json=as_json)
 
 
 def _from_line(text: str, given: dict[str, str], defaults: DataflowDefaults) -> DataflowRequest:

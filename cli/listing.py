@@ -29,6 +29,12 @@ def register(sub: Any) -> argparse.ArgumentParser:
     return command
 
 
+def _order(record: Record) -> tuple[int, str, str, str]:
+    """Connections, then dataflows; each by sandbox, namespace and event hub as text (so `ns-1` before
+    `ns-10`: the table's row keys put `ns-10|` first, since `0` sorts before `|`)."""
+    return (KINDS.index(kind(record)), record.key.sandbox, record.key.namespace, record.key.event_hub or "")
+
+
 def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
     sandbox, namespace = optional_sandbox(args.sandbox), optional_namespace(args.namespace)
     records: list[Record] = []
@@ -37,6 +43,7 @@ def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
     if args.kind in (None, "dataflow"):
         records.extend(runtime.dataflows.records.list(sandbox=sandbox, namespace=namespace))
     records = [record for record in records if not args.state or record.state.value == args.state]
+    records.sort(key=_order)
     if not args.json:
         for line in table(records) if records else ():
             console.line(line)

@@ -10,11 +10,17 @@ from shared.errors import ConfigurationError, ConnectorError, InvalidRequest
 from shared.runtime import get_runtime
 
 from .console import Console
+from .hints import dependency_hint
 from .logs import app_logs
 from .parser import Command, parser
 from .settingsfile import load_settings, overridden_note
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def run() -> None:
+    """The console script `eventhubs-connector` (pyproject.toml): main() as the exit status."""
+    sys.exit(main())
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -36,6 +42,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except ConnectorError as error:
         console.end_status()
         console.note(f"error: {error.code}: {error.message}")
+        hint = dependency_hint(getattr(error, "dependency", None))
+        if hint:
+            console.note(hint)
         return EXIT_FAILED
     except KeyboardInterrupt:
         console.end_status()

@@ -57,9 +57,9 @@ def add_workers(command: argparse.ArgumentParser) -> None:
     command.add_argument("--workers", type=positive_int, default=4, help="parallel requests (default 4)")
 
 
-def add_json(command: argparse.ArgumentParser) -> None:
+def add_json(command: argparse.ArgumentParser, help_text: str = "print JSON instead of a table") -> None:
     """`--json`: records as JSON (for machines) instead of the table."""
-    command.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    command.add_argument("--json", action="store_true", help=help_text)
 
 
 def named_by_option(err: InvalidRequest, options: Mapping[str, str]) -> InvalidRequest:

@@ -1,14 +1,16 @@
-"""`reconcile`: the timer's pass from an operator's terminal, with a progress bar and a summary table."""
+"""`reconcile`: the timer's pass from an operator's terminal, with a progress bar and a summary table
+(`--json`: the pass's report as one JSON object, names included, for scripts)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any
 
 from shared.runtime import Runtime
 
 from .console import Console
-from .options import non_negative_int, positive_int, sandbox_name
+from .options import add_json, non_negative_int, positive_int, sandbox_name
 from .progress import Progress
 
 
@@ -36,6 +38,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
         help="mark at most N vanished namespaces deleted in this run (default RECONCILE_MAX_DELETE; needs "
         "RECONCILE_DELETE=true)",
     )
+    add_json(command, "print the report as one JSON object (counts, gone and failed namespaces)")
     command.set_defaults(run=run)
     return command
 
@@ -63,6 +66,10 @@ def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
         console.note("interrupted: the creates under way finished and released their claims; run reconcile again.")
         return 130
     console.end_status()
+    status = 1 if report.failed or report.listing_failures or report.deletes_refused else 0
+    if args.json:
+        console.result({"dryRun": args.dry_run, "now": args.now, **_camel(dataclasses.asdict(report))}, indent=2)
+        return status
     if report.skipped:
         console.note(report.summary())
         return 0
@@ -96,4 +103,9 @@ def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
             f"error: {len(report.gone)} namespaces are gone, more than the limit: none marked deleted; check the "
             "listing, then run reconcile --allow-deletes N to allow more once."
         )
-    return 1 if report.failed or report.listing_failures or report.deletes_refused else 0
+    return status
+
+
+def _camel(fields: dict[str, Any]) -> dict[str, Any]:
+    """`pending_secret` -> `pendingSecret`, as the app's other JSON."""
+    return {name.split("_")[0] + "".join(p.title() for p in name.split("_")[1:]): v for name, v in fields.items()}

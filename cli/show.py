@@ -1,12 +1,14 @@
 """`show`: one connection record with the dataflow records of its namespace (in its sandbox; of its event
 hub only with `--event-hub`): a table, the errors and warnings in full, and the per-state summary; with
-`--json`, the record with a `dataflows` list."""
+`--json`, the record with a `dataflows` list. A namespace without a namespace-wide connection but with
+connections scoped to event hubs: the only one is shown (and the note says which), several are listed."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from shared.errors import ConnectionNotFound
 from shared.runtime import Runtime
 
 from .console import Console
@@ -25,7 +27,26 @@ def register(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
     key = connection_key(args, runtime)
-    record = runtime.service.get(key)  # ConnectionNotFound: exit status 1
+    try:
+        record = runtime.service.get(key)
+    except ConnectionNotFound:  # exit status 1, unless the namespace's connections are scoped
+        scoped = (
+            [] if key.event_hub else [r for r in runtime.records.list(key.sandbox, key.namespace) if r.key.event_hub]
+        )
+        if not scoped:
+            raise
+        if len(scoped) > 1:
+            for line in table(list(scoped)):
+                console.line(line)
+            hubs = ", ".join(sorted(str(r.key.event_hub) for r in scoped))
+            console.note(
+                f"{key.namespace} has no namespace-wide connection; its connections are scoped to {hubs}: "
+                "name one with --event-hub."
+            )
+            return 0
+        record = scoped[0]
+        key = record.key
+        console.note(f"{key.namespace} has no namespace-wide connection; showing the one scoped to {key.event_hub}.")
     dataflows = [
         dataflow
         for dataflow in runtime.dataflows.records.list(sandbox=key.sandbox, namespace=key.namespace)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import azure.functions as func
 
 from shared import telemetry
 from shared.dataflow_records import DataflowOutcome
-from shared.errors import ConnectorError
+from shared.errors import ConnectionNotFound, ConnectorError
 from shared.eventhubs import validate_event_hub, validate_namespace, validate_sandbox
 from shared.models import ConnectionKey, Outcome, Source
 from shared.payloads import parse_dataflow_request, parse_request
@@ -52,7 +53,8 @@ def _create_or_get(
         return unexpected_error_response(err)
     status = 201 if outcome.created else 200
     log_outcome(f"{what} {status}", outcome)
-    return json_response(status, outcome.record.to_json(created=outcome.created))
+    body = outcome.record.to_json(created=outcome.created)
+    return json_response(status, body, {"Location": _location(body)} if outcome.created else None)
 
 
 def get(req: func.HttpRequest) -> func.HttpResponse:
@@ -67,11 +69,36 @@ def get(req: func.HttpRequest) -> func.HttpResponse:
             event_hub=validate_event_hub(event_hub) if event_hub else None,
         )
         record = runtime.service.get(key)
+    except ConnectionNotFound as err:
+        return error_response(_with_scoped_hint(err, runtime, key))
     except ConnectorError as err:
         return error_response(err)
     except Exception as err:
         return unexpected_error_response(err)
     return json_response(200, record.to_json())
+
+
+def _with_scoped_hint(err: ConnectionNotFound, runtime: Runtime, key: ConnectionKey) -> ConnectionNotFound:
+    """A namespace-wide lookup of a namespace whose connections are scoped: the 404 names their event hubs."""
+    if key.event_hub is not None:
+        return err
+    hubs = sorted({r.key.event_hub for r in runtime.records.list(key.sandbox, key.namespace) if r.key.event_hub})
+    if not hubs:
+        return err
+    return ConnectionNotFound(
+        f"No namespace-wide connection for {key.sandbox}/{key.namespace}; its connection(s) are scoped to "
+        f"{', '.join(hubs)}: add ?eventHubName={hubs[0]}."
+    )
+
+
+def _location(record: dict[str, Any]) -> str:
+    """The GET URL of a created connection or dataflow record (the 201's Location header)."""
+    sandbox = quote(str(record["sandbox"]), safe="")
+    if "flowId" in record:
+        return f"/api/dataflows/{record['namespace']}/{quote(str(record['eventHubName']), safe='')}?sandbox={sandbox}"
+    hub = record.get("eventHubName")
+    scope = f"&eventHubName={quote(str(hub), safe='')}" if hub else ""
+    return f"/api/connections/{record['namespace']}?sandbox={sandbox}{scope}"
 
 
 def create_dataflow(req: func.HttpRequest) -> func.HttpResponse:

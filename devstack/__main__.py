@@ -108,10 +108,15 @@ def _add_namespace(args: argparse.Namespace) -> int:
         return 2 if exc.status == 400 else 1
     scope = f" (EntityPath={added['entity_path']})" if added.get("entity_path") else ""
     secret = f"secret {added['secret_name']}{scope}" if added.get("secret_name") else "no secret (--no-secret)"
+    if added.get("rotated"):
+        secret += " (a NEW VERSION: the namespace was there already, so its key rotated)"
     print(f"added {added['namespace']} to the devstack of pid {state.pid}:")
     print(f"  Key Vault       {secret}")
     print(f"  Resource Graph  {added['resource_id']}")
     print(f"  Adobe explore   event hubs {', '.join(added['event_hubs'])}")
+    if added.get("rotated"):
+        event = f"python -m devstack event secret-new-version {added['namespace']}"
+        print(f"  the app applies the new key on the secret's event: {event}")
     return 0
 
 

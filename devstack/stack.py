@@ -66,6 +66,8 @@ class SeededNamespace:
     resource_id: str
     subscription_id: str
     event_hubs: tuple[str, ...]
+    #: The vault had the secret already: this stored a new version (a key rotation).
+    rotated: bool = False
 
 
 class LocalStack(StartStop):
@@ -302,10 +304,13 @@ class LocalStack(StartStop):
         if event_hubs is None:
             event_hubs = (scoped,) if scoped else DEFAULT_EVENT_HUBS
         hubs = tuple(event_hubs) + ((scoped,) if scoped and scoped not in event_hubs else ())
+        existed = secret and self.keyvault.get_value(SAS_SECRET_TEMPLATE.format(namespace=namespace)) is not None
         secret_name = self.add_eventhubs_namespace(namespace, entity_path=scoped)[0] if secret else None
         listed = self.resource_graph.add_namespace(namespace, subscription_id=subscription_id)
         self.adobe.set_event_hubs(namespace, list(hubs))
-        return SeededNamespace(namespace, secret_name, scoped, listed["id"], listed["subscriptionId"], hubs)
+        return SeededNamespace(
+            namespace, secret_name, scoped, listed["id"], listed["subscriptionId"], hubs, rotated=existed
+        )
 
     def add_aad_secret(
         self,

@@ -69,9 +69,9 @@ def test_exit_status_says_whether_all_succeeded(app: App, tmp_path: Path) -> Non
     outputs = [json.loads(line) for line in result.stdout.splitlines()]
     assert [o.get("state") or o["error"]["code"] for o in outputs] == ["ready", "SecretNotFound", "ready"]
     assert "2 of 3 succeeded" in result.stderr
-    # One line per failure: its JSON line, and no log line repeating it on stderr.
-    assert (result.stdout + result.stderr).count("SecretNotFound") == 1
-    assert result.stderr.splitlines() == ["2 of 3 succeeded."]
+    # One line per failure: its JSON line, named in the summary, and no log line repeating it on stderr.
+    assert result.stdout.count("SecretNotFound") == 1
+    assert result.stderr.splitlines() == ["2 of 3 succeeded; failed: prod/missing-secret/- (SecretNotFound)."]
 
 
 def test_single_create_show_and_list(app: App) -> None:
@@ -453,7 +453,7 @@ def test_delete_with_adobe_tears_the_dataflows_down_then_the_connection(app: App
     assert cli(app, "create", "delete-keep-ns").returncode == 0
     adobe = app.stack.adobe
     assert len(adobe.connections("prod")) == 2 and len(adobe.flows()) == 2
-    result = cli(app, "delete", "delete-adobe-ns", "--adobe")
+    result = cli(app, "delete", "delete-adobe-ns", "--adobe", "--yes")
     assert result.returncode == 0, result.stderr
     # The flows went first (Adobe refuses to delete a connection used by flows), then the connection.
     assert adobe.flows() == [] and adobe.source_connections() == [] and adobe.target_connections() == []
@@ -469,7 +469,7 @@ def test_delete_with_adobe_reports_a_refusal_with_exit_1(app: App) -> None:
     created = cli(app, "create", "delete-in-use-ns")
     connection_id = json.loads(created.stdout)["connectionId"]
     app.stack.adobe.mark_in_use(connection_id)  # a flow made by hand uses it
-    result = cli(app, "delete", "delete-in-use-ns", "--adobe")
+    result = cli(app, "delete", "delete-in-use-ns", "--adobe", "--yes")
     assert result.returncode == 1
     assert "1418-400" in result.stderr and "still in Adobe" in result.stderr
     assert [c["id"] for c in app.stack.adobe.connections("prod")] == [connection_id]
@@ -560,7 +560,7 @@ def test_progress_on_a_terminal_never_shares_a_line_with_a_result(app: App, tmp_
         app.stack.add_eventhubs_namespace(name)
     listing = tmp_path / "namespaces.txt"
     listing.write_text("\n".join(names) + "\n")
-    written = _run_on_terminal(app, "create", "--file", str(listing), "--workers", "1")
+    written = _run_on_terminal(app, "create", "--file", str(listing), "--workers", "1", "--json")
     assert written.endswith("\n")
     *lines, last = screen(written)
     assert last == ""  # everything ended with a newline
@@ -568,8 +568,9 @@ def test_progress_on_a_terminal_never_shares_a_line_with_a_result(app: App, tmp_
     bars = [line for line in lines if BAR.search(line)]
     assert [r.get("state") or r["error"]["code"] for r in results] == ["ready"] * 4 + ["SecretNotFound"] * 2
     assert bars == ["[##############################] 6/6 (2 failed)"]  # the bar, finished, on its own line
-    assert lines[-1] == "4 of 6 succeeded."
-    assert all(line.startswith("{") or BAR.fullmatch(line) or line == "4 of 6 succeeded." for line in lines), lines
+    summary = "4 of 6 succeeded; failed: prod/terminal-ns-4/- (SecretNotFound), prod/terminal-ns-5/- (SecretNotFound)."
+    assert lines[-1] == summary
+    assert all(line.startswith("{") or BAR.fullmatch(line) or line == summary for line in lines), lines
     assert BAR.search(written.split("\n")[1])  # the bar was drawn while the results came
 
 

@@ -340,6 +340,14 @@ def test_event_command_prints_an_event_the_app_takes(served: Served, app_env: di
     assert response_json(fetched)["eventHubs"] == ["invoices"]
 
 
+def test_add_namespace_again_says_the_key_rotated(served: Served) -> None:
+    first = devstack("add-namespace", "contoso-again", "--state-dir", str(served.state_dir))
+    assert first.returncode == 0 and "NEW VERSION" not in first.stdout
+    again = devstack("add-namespace", "contoso-again", "--state-dir", str(served.state_dir))
+    assert again.returncode == 0 and "a NEW VERSION" in again.stdout and "its key rotated" in again.stdout
+    assert "event secret-new-version contoso-again" in again.stdout
+
+
 def test_add_namespace_refuses_a_bad_name(served: Served) -> None:
     refused = devstack("add-namespace", "x", "--state-dir", str(served.state_dir))
     assert refused.returncode == 2

@@ -44,25 +44,26 @@ def screen(written: str) -> list[str]:
 def work(n: int) -> dict[str, object]:
     if n % 3 == 0:
         log.warning("item %d failed: SecretNotFound", n)  # the service's log line of the failure
-        return {"n": n, "error": {"code": "SecretNotFound"}}
+        return {"n": n, "namespace": f"ns-{n}", "sandbox": "prod", "error": {"code": "SecretNotFound"}}
     log.error("item %d: could not queue its verify", n)
-    return {"n": n, "state": "ready"}
+    return {"n": n, "namespace": f"ns-{n}", "sandbox": "prod", "state": "ready"}
 
 
 def test_on_a_terminal_the_bar_never_shares_a_line_and_ends_with_a_newline() -> None:
     terminal = Terminal()
     console = Console(terminal, terminal)
     with app_logs(console, verbose=False):
-        status = run_batch(list(range(1, 7)), work, 1, console)
+        status = run_batch(list(range(1, 7)), work, 1, console, as_json=True)
     assert status == 1
     written = terminal.getvalue()
     *lines, last = screen(written)
-    assert last == "" and written.endswith("succeeded.\n")
+    summary = "4 of 6 succeeded; failed: prod/ns-3/- (SecretNotFound), prod/ns-6/- (SecretNotFound)."
+    assert last == "" and written.endswith(summary + "\n")
     for line in lines:
-        assert line.startswith(("{", "ERROR: ")) or BAR.fullmatch(line) or line == "4 of 6 succeeded.", line
+        assert line.startswith(("{", "ERROR: ")) or BAR.fullmatch(line) or line == summary, line
     assert [line for line in lines if BAR.search(line)] == ["[##############################] 6/6 (2 failed)"]
-    # A failure is printed once: its result line; the service's warning is not shown.
-    assert written.count("SecretNotFound") == 2 and "WARNING" not in written
+    # A failure is printed once as its result line and named in the summary; the service's warning is not shown.
+    assert written.count("SecretNotFound") == 4 and "WARNING" not in written
     assert sum(line.startswith("ERROR: item") for line in lines) == 4  # errors of the app are shown
     assert "\r[" in written  # the bar was drawn while the items ran
 
@@ -72,8 +73,8 @@ def test_not_on_a_terminal_there_is_no_bar() -> None:
     console = Console(out, err)
     assert run_batch(list(range(1, 7)), work, 2, console) == 1
     assert "[" not in err.getvalue() and "\r" not in err.getvalue()
-    assert err.getvalue() == "4 of 6 succeeded.\n"
-    assert len(out.getvalue().splitlines()) == 6
+    assert err.getvalue() == "4 of 6 succeeded; failed: prod/ns-3/- (SecretNotFound), prod/ns-6/- (SecretNotFound).\n"
+    assert len(out.getvalue().splitlines()) == 6 and out.getvalue().startswith("{"), "JSON lines when not a terminal"
 
 
 def test_verbose_shows_info_lines_and_puts_the_level_back() -> None:

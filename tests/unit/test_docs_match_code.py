@@ -56,3 +56,21 @@ def test_requirements_are_pinned_and_leave_the_worker_out() -> None:
     lines = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
     assert all("==" in line for line in lines)
     assert not any(line.startswith("azure-functions-worker") for line in lines)
+
+
+def test_host_json_has_no_application_insights_sampling_beside_opentelemetry() -> None:
+    """With telemetryMode OpenTelemetry the host's Application Insights settings do not apply (docs/operations.md)."""
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["telemetryMode"] == "OpenTelemetry"
+    assert "applicationInsights" not in host.get("logging", {})
+
+
+def test_vscode_files_are_what_func_init_makes_pointed_at_the_venv() -> None:
+    folder = ROOT / ".vscode"
+    settings = json.loads((folder / "settings.json").read_text())
+    assert settings["azureFunctions.pythonVenv"] == ".venv" and settings["azureFunctions.projectLanguage"] == "Python"
+    launch = json.loads((folder / "launch.json").read_text())["configurations"]
+    assert launch[0]["request"] == "attach" and launch[0]["preLaunchTask"] == "func: host start"
+    tasks = {task["label"]: task for task in json.loads((folder / "tasks.json").read_text())["tasks"]}
+    assert tasks["func: host start"]["type"] == "func" and tasks["func: host start"]["dependsOn"] in tasks
+    assert ".vscode" in (ROOT / ".funcignore").read_text().split()
