@@ -78,6 +78,7 @@ def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
         ("queued" if not args.now else "created", report.queued if not args.now else report.created),
         ("already ready", report.ready),
         ("pending secret", report.pending_secret),
+        ("failed records", len(report.names.get("failed_records", []))),
         ("verifies queued", report.verifies),
         ("gone", len(report.gone)),
         ("marked deleted", report.marked_deleted),
@@ -94,6 +95,9 @@ def run(args: argparse.Namespace, runtime: Runtime, console: Console) -> int:
         console.note(f"subscription {subscription} not listed: {reason}")
     for namespace, reason in report.failed.items():
         console.note(f"{namespace}: {reason}")
+    for category, names in sorted(report.names.items()):
+        shown = ", ".join(names[:20]) + (f" (+{len(names) - 20} more)" if len(names) > 20 else "")
+        console.note(f"{category.replace('_', ' ')}: {shown}")
     for namespace in report.gone:
         console.note(f"gone: {namespace}")
     for namespace in report.unmanaged:

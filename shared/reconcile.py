@@ -69,6 +69,13 @@ class Report:
     listing_failures: dict[str, str] = field(default_factory=dict)
     skipped: str | None = None
     interrupted: bool = False
+    #: The namespaces behind each count (queued, created, ready, pending_secret, failed_records, creating,
+    #: adopted), so every listed namespace is named in exactly one of queued/created/ready/pending_secret/
+    #: failed_records/creating, or in `failed` (a create of this pass).
+    names: dict[str, list[str]] = field(default_factory=dict)
+
+    def name(self, category: str, namespace: str) -> None:
+        self.names.setdefault(category, []).append(namespace)
 
     def summary(self) -> str:
         if self.skipped:
@@ -80,6 +87,19 @@ class Report:
             f"{len(self.unmanaged)} unmanaged, {len(self.failed)} failed, "
             f"{len(self.listing_failures)} subscription(s) not listed"
         )
+
+
+def _category(states: set[State]) -> str:
+    """Where a listed namespace with records stands: its best state."""
+    for state, category in (
+        (State.READY, "ready"),
+        (State.CREATING, "creating"),
+        (State.PENDING_SECRET, "pending_secret"),
+        (State.FAILED, "failed_records"),
+    ):
+        if state in states:
+            return category
+    return "deleted"
 
 
 class Reconciler:
@@ -135,20 +155,32 @@ class Reconciler:
         records = {r.key: self._note_seen(r, listed, dry_run) for r in self.records.list()}
         unmanaged: set[str] = set()
         for in_use in sorted({sandbox, *adopt_in} | {key.sandbox for key in records}):
-            report.adopted += self._adopt(in_use, records, listed, unmanaged, dry_run)
+            for adopted in self._adopt(in_use, records, listed, unmanaged, dry_run):
+                report.adopted += 1
+                report.name("adopted", str(adopted))
         by_namespace: dict[str, list[ConnectionRecord]] = {}
         for record in records.values():
             by_namespace.setdefault(record.key.namespace, []).append(record)
-        in_default = {key.namespace for key in records if key.sandbox == sandbox}
-        missing = sorted({n.name for n in listing.namespaces} - in_default)
-        for namespace in sorted({n.name for n in listing.namespaces} & set(by_namespace)):
-            states = {r.state for r in by_namespace[namespace]}
-            report.ready += int(State.READY in states)
-            report.pending_secret += int(State.PENDING_SECRET in states)
+        now_time, grace = self.clock.now(), self.settings.reconcile_gone_grace_seconds
+        in_default = {
+            key.namespace
+            for key, record in records.items()
+            if key.sandbox == sandbox
+            and (record.state is not State.DELETED or (now_time - record.updated_at).total_seconds() < grace)
+        }  # a namespace deleted a while ago and listed again is created again
+        missing = sorted(set(listed) - in_default)
+        known = sorted(set(listed) & in_default)
+        total = len(known) + len(missing)
+        for index, namespace in enumerate(known, 1):
+            report.name(_category({r.state for r in by_namespace[namespace]}), namespace)
+            progress(index, total)
+        report.ready = len(report.names.get("ready", []))
+        report.pending_secret = len(report.names.get("pending_secret", []))
+        step = lambda done, _: progress(len(known) + done, total)  # noqa: E731
         if now:
-            self._create_now(missing, sandbox, report, dry_run, concurrency, progress)
+            self._create_now(missing, sandbox, report, dry_run, concurrency, step)
         else:
-            self._queue_creates(missing, sandbox, report, dry_run, progress)
+            self._queue_creates(missing, sandbox, report, dry_run, step)
         report.verifies = self._verify_due(records.values(), dry_run)
         self._gone(listing, by_namespace, unmanaged, report, dry_run, max_delete)
         report.unmanaged = sorted(unmanaged)
@@ -175,15 +207,15 @@ class Reconciler:
         listed: dict[str, Namespace],
         unmanaged: set[str],
         dry_run: bool,
-    ) -> int:
+    ) -> list[ConnectionKey]:
         """Adobe's Event Hubs base connections without a record get a `ready` record, when their namespace is
-        listed in a managed subscription (others are reported `unmanaged`); nothing is created."""
-        adopted = 0
+        listed in a managed subscription (others are reported `unmanaged`); nothing is created. The keys adopted."""
+        adopted: list[ConnectionKey] = []
         try:
             found = self.adobe.list_connections(sandbox, Deadline(self.clock.monotonic, LISTING_BUDGET_SECONDS))
         except ConnectorError as err:
             log.warning("reconcile: could not list Adobe's connections in %s (%s); nothing adopted", sandbox, err.code)
-            return 0
+            return []
         for item in sorted(found, key=lambda i: (i.get("createdAt") or 0, str(i.get("id")))):
             record = self._adoptable(sandbox, item)
             if record is None or record.key in records:
@@ -199,7 +231,7 @@ class Reconciler:
                 except WriteConflict:
                     continue  # recorded meanwhile (a request, or another reconcile)
             records[record.key] = record
-            adopted += 1
+            adopted.append(record.key)
             log.info("reconcile: adopted connection %s for %s", record.connection_id, record.key)
         return adopted
 
@@ -238,8 +270,9 @@ class Reconciler:
                 self.requests.send(json.dumps({"action": "reconcile", "namespace": namespace, "sandbox": sandbox}))
 
         with ThreadPoolExecutor(SEND_THREADS) as pool:
-            for index, _ in enumerate(pool.map(send, missing), 1):
+            for index, (namespace, _) in enumerate(zip(missing, pool.map(send, missing), strict=True), 1):
                 report.queued += 1
+                report.name("queued", namespace)
                 progress(index, len(missing))
 
     def _create_now(
@@ -254,6 +287,7 @@ class Reconciler:
         """Create directly with a bounded pool (the CLI's --now); each create honours Adobe's Retry-After."""
         if dry_run:
             report.queued = len(missing)
+            report.names["queued"] = list(missing)
             return
 
         def one(namespace: str) -> tuple[str, ConnectorError | None, State | None]:
@@ -272,10 +306,12 @@ class Reconciler:
                 namespace, err, state = future.result()
                 if state is State.PENDING_SECRET:
                     report.pending_secret += 1
+                    report.name("pending_secret", namespace)
                 elif err is not None:
                     report.failed[namespace] = f"{err.code}: {err.message}"
                 else:
                     report.created += 1
+                    report.name("created", namespace)
                 progress(index, len(missing))
         except KeyboardInterrupt:
             # Ctrl-C: nothing new starts; the creates under way finish and release their claims.

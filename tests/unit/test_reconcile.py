@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 
 from shared.dataflows import DataflowService
+from shared.errors import SecretNotFound
 from shared.inventory import Listing, Namespace
 from shared.models import ConnectionKey, ConnectionRequest, Source, State
 from shared.reconcile import Reconciler
@@ -224,3 +226,19 @@ def test_a_vanished_namespace_is_torn_down_like_its_delete_event() -> None:
     [flow] = world.flow_records.rows.values()
     assert flow[0].state is State.DELETED and flow[0].adobe_deleted
     assert world.kinds() == {"connections": 0, "sourceConnections": 0, "targetConnections": 0, "flows": 0}
+
+
+def test_every_listed_namespace_is_named_once_and_the_bar_counts_them_all() -> None:
+    """Issue 22, item 6: the report names the namespaces behind each count, a `failed` record is counted
+    (failed records), and the progress bar's total is every listed namespace, not only the creates."""
+    world = World()
+    world.create()  # NS: ready
+    with contextlib.suppress(SecretNotFound):  # failed: no secret
+        world.service.create_or_get(ConnectionRequest("contoso-nokey", "prod"), Source("http"))
+    steps: list[tuple[int, int]] = []
+    run, _ = reconciler(world, FakeInventory([NS, "contoso-nokey", "contoso-new"]), AZURE_SUBSCRIPTION_IDS=SUB)
+    report = run.run(progress=lambda done, total: steps.append((done, total)))
+    named = [n for category in ("queued", "ready", "failed_records") for n in report.names.get(category, [])]
+    assert sorted(named) == sorted([NS, "contoso-nokey", "contoso-new"]) and report.seen == 3
+    assert report.names["failed_records"] == ["contoso-nokey"] and report.names["queued"] == ["contoso-new"]
+    assert steps[-1] == (3, 3) and len(steps) == 3
