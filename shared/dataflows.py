@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from .adobe import EVENT_HUBS_SPEC_ID, AdobeApi, Dataset
+from .adobe import EVENT_HUBS_SPEC_ID, AdobeApi, AdobeConnection, Dataset
 from .claims import Claim, VerifyQueue, converge, create_once, remove_all
 from .clock import Clock
 from .dataflow_records import DataflowOutcome, DataflowRecord, DataflowRequest, Step, object_name
@@ -36,6 +37,7 @@ from .identity import DATA_LAKE_SPEC_ID, FLOW_SPEC_ID
 from .logs import log
 from .models import ConnectionKey, ConnectionRecord, ConnectionRequest, LastError, Source, State
 from .notifications import EventPublisher
+from .overlap import beside
 from .records import RecordStore
 from .retry import Deadline
 from .service import ConnectionService
@@ -98,10 +100,11 @@ class DataflowService:
         answer = self.engine.answer(stored, source)
         if answer is not None:
             return DataflowOutcome(answer, created=False)
+        deadline = self._deadline()
+        dataset_read = beside(lambda: self.adobe.read_dataset(request.sandbox, request.dataset_id, deadline))
         try:
             connection = self._base_connection(request, source)
-            deadline = self._deadline()
-            dataset = self._check(request, connection, source, deadline)
+            dataset = self._check(request, connection, source, dataset_read.result())
         except ConnectorError as err:
             if err.permanent:
                 fresh = self._new_record(request, self.clock.now(), source)
@@ -147,12 +150,12 @@ class DataflowService:
         return record
 
     def _check(
-        self, request: DataflowRequest, connection: ConnectionRecord, source: Source, deadline: Deadline
+        self, request: DataflowRequest, connection: ConnectionRecord, source: Source, dataset: Dataset | None
     ) -> Dataset:
-        """What Adobe can check cheaply, before anything is created."""
+        """What Adobe can check cheaply, before anything is created (the dataset was read beside the base
+        connection)."""
         if connection.event_hubs is not None and request.event_hub not in connection.event_hubs:
-            self._check_listed(request, self.connections.explore_again(connection, deadline), source)
-        dataset = self.adobe.read_dataset(request.sandbox, request.dataset_id, deadline)
+            self._check_listed(request, self.connections.explore_again(connection, self._deadline()), source)
         if dataset is None:
             raise DatasetNotFound(f"Dataset '{request.dataset_id}' does not exist in sandbox '{request.sandbox}'.")
         if dataset.schema_id is None or dataset.schema_version is None:
@@ -227,34 +230,55 @@ class DataflowService:
         uncertain, created, deadline = False, False, self._deadline()
         flow_id = claim.record.flow_id
         try:
-            for step in Step:
-                record = claim.record
-                if record.object_id(step) is not None:
+            # The source and the target do not depend on each other: made side by side, each recorded as
+            # soon as it exists (a failure of one leaves the other recorded, so the retry goes on from there).
+            missing = [step for step in (Step.SOURCE, Step.TARGET) if claim.record.object_id(step) is None]
+            held = claim.record
+            made = {step: beside(partial(self._make, held, step, connection, dataset, deadline)) for step in missing}
+            failure: ConnectorError | None = None
+            for step in missing:
+                try:
+                    made_now = made[step].result()
+                except ConnectorError as err:
+                    failure = failure or err
                     continue
-                body = _body(step, record, connection, dataset)
-                look_first = record.may_exist or connection.adopted
-                identity = record.identity(step)
-                assert identity is not None  # made in order: what it is made on is recorded
-                made = create_once(
-                    self.adobe,
-                    record.key.sandbox,
-                    identity,
-                    body,
-                    keep=None,
-                    look_up_first=look_first,
-                    deadline=deadline,
-                )
-                uncertain = uncertain or made.uncertain
-                if step is Step.FLOW:
-                    # Found before any POST: made earlier (answered then, or never), so 200 now.
-                    flow_id, created = made.id, made.created or not look_first
-                else:
-                    claim = self.claims.save(claim, record.with_object(step, made.id))
+                uncertain = uncertain or made_now.uncertain
+                claim = self.claims.save(claim, claim.record.with_object(step, made_now.id))
+            if failure is not None:
+                failure.outcome_unknown = failure.outcome_unknown or uncertain
+                raise failure
+            if flow_id is None:
+                flow = self._make(claim.record, Step.FLOW, connection, dataset, deadline)
+                uncertain = uncertain or flow.uncertain
+                # Found before any POST: made earlier (answered then, or never), so 200 now.
+                flow_id, created = flow.id, flow.created or not self._look_first(claim.record, connection)
         except ConnectorError as err:
             self.engine.release_failed(claim, err, source)
             raise
         assert flow_id is not None
         return claim, flow_id, uncertain, created
+
+    @staticmethod
+    def _look_first(record: DataflowRecord, connection: ConnectionRecord) -> bool:
+        """Look each object up before any create: an uncertain create earlier, or an adopted base connection
+        (storage was lost: the objects may exist without a record)."""
+        return record.may_exist or connection.adopted
+
+    def _make(
+        self, record: DataflowRecord, step: Step, connection: ConnectionRecord, dataset: Dataset, deadline: Deadline
+    ) -> AdobeConnection:
+        """One of the dataflow's objects, made once (after an uncertain outcome, looked up by content first)."""
+        identity = record.identity(step)
+        assert identity is not None  # made in order: what it is made on is recorded
+        return create_once(
+            self.adobe,
+            record.key.sandbox,
+            identity,
+            _body(step, record, connection, dataset),
+            keep=None,
+            look_up_first=self._look_first(record, connection),
+            deadline=deadline,
+        )
 
     # -- verify and teardown -------------------------------------------------------------------------
 

@@ -152,6 +152,8 @@ class FakeAdobe:
     """
 
     script: list[str] = field(default_factory=list)
+    #: A script per collection (taken before `script`): deterministic when objects are made side by side.
+    scripts: dict[str, list[str]] = field(default_factory=dict)
     objects: dict[tuple[str, str], list[FakeObject]] = field(default_factory=dict)
     late: list[tuple[str, str, FakeObject]] = field(default_factory=list)
     calls: int = 0
@@ -196,7 +198,8 @@ class FakeAdobe:
                     return replace(found, uncertain=True)
             self.calls += 1
             self.posts += 1
-            step = self.script.pop(0) if self.script else "ok"
+            scripted = self.scripts.get(collection) or self.script
+            step = scripted.pop(0) if scripted else "ok"
             obj = self._store(sandbox, collection, body)
             if step == "ok":
                 self.objects.setdefault((sandbox, collection), []).append(obj)

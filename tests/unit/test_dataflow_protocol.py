@@ -217,3 +217,17 @@ def test_a_young_hub_adobe_does_not_list_yet_is_retried_not_refused() -> None:
     with pytest.raises(EventHubNotFound):
         world.dataflows.create_or_get(request, old)
     assert world.kinds()["flows"] == 0
+
+
+def test_source_and_target_side_by_side_a_failure_of_one_leaves_the_other_recorded() -> None:
+    """Issue 23: the source and the target are made together; the target's refusal leaves the source recorded,
+    so the retry makes only the target and the flow (nothing twice)."""
+    world = FlowWorld()
+    world.service.create_or_get(ConnectionRequest(NS, "prod"), HTTP)
+    world.adobe.scripts["targetConnections"] = ["reject"]
+    with pytest.raises(Exception, match="refused"):
+        world.flow()
+    failed = world.flow_records.record(KEY)
+    assert failed.state is State.FAILED and failed.source_connection_id and failed.target_connection_id is None
+    record, created = world.flow()
+    assert created and record.source_connection_id == failed.source_connection_id and world.kinds() == ONE_OF_EACH
