@@ -57,6 +57,9 @@ DEFAULTS: dict[str, str] = {
     "AZURE_SUBSCRIPTION_IDS": DEFAULT_SUBSCRIPTION,  # where add-namespace lists namespaces
     "RECONCILE_SCHEDULE": "0 */5 * * * *",  # every 5 minutes locally (30 in Azure)
     "RECONCILE_DELETE": "false",
+    "RECONCILE_MAX_DELETE": "10",
+    "RECONCILE_GONE_GRACE_SECONDS": "900",
+    "HUB_VISIBLE_AFTER_SECONDS": "300",
     "HEALTH_SCHEDULE": "0 */15 * * * *",  # the host resolves %HEALTH_SCHEDULE%: always set
     "HEALTH_WINDOW_MINUTES": "180",
     "HEALTH_LAG_MINUTES": "60",

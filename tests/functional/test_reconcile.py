@@ -151,7 +151,10 @@ def test_gone_namespaces_are_reported_and_marked_only_when_asked(
 ) -> None:
     app = managed
     app.stack.add_eventhubs_namespace("contoso-vanished")
+    app.stack.resource_graph.add_namespace("contoso-vanished", subscription_id=SUB_A)
     assert app.post({"namespace": "contoso-vanished"}).status_code == 201
+    reconcile()  # seen in a managed subscription: from now on it can be called gone
+    app.stack.resource_graph.remove_namespace("contoso-vanished", subscription_id=SUB_A)
     reconcile()
     assert "no longer exist" not in caplog.text  # created just now: Resource Graph may not list it yet
     age_records(app, seconds=3600)
