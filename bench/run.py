@@ -17,6 +17,7 @@ Exit status: 0 when everything answered as expected and every `exact` target (ca
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
@@ -67,11 +68,15 @@ class Sizes:
     scale: int = 2000  # namespaces of the reconcile-at-scale phase
     scale_rate: float = 40.0  # Flow Service creates per second before 429
     bursts: tuple[int, ...] = (24, 32)  # concurrent creates of each burst against BURST_RATE
+    health: int = 1000  # ready dataflows of the health phase
 
 
 SCALE_SANDBOX = "bench-scale"
 BURST_RATE = 5.0  # Flow Service creates per second (burst of as many) in the burst phase
 BURST_TARGET = 1.3  # POSTs per create
+HEALTH_HUBS = 4  # event hubs (dataflows) per namespace in the health phase
+HEALTH_LATENCY = 0.1  # seconds per Adobe call and per Azure Monitor query in the health phase
+HEALTH_TARGET = 1.25  # pass wall time / ideal
 
 FULL = Sizes(
     cold_runs=15,
@@ -105,6 +110,7 @@ SMOKE = Sizes(
     scale=60,
     scale_rate=30.0,
     bursts=(32,),
+    health=40,
 )
 
 
@@ -536,6 +542,174 @@ class Bench:
                 f"{reply['wall']:.1f} s (ideal {(size - BURST_RATE) / BURST_RATE:.1f} s); answers {statuses}."
             )
 
+    # -- 2e. a health pass over many ready dataflows ----------------------------------------------
+
+    def health(self) -> None:
+        """One `health_timer` pass over N ready dataflows (HEALTH_HUBS per namespace), HEALTH_LATENCY on every Adobe
+        call and Azure Monitor query, against the ideal: the contract's calls (N flow reads, N runs listings, one
+        metrics query per namespace) at the pass's concurrency, each taking exactly the latency."""
+        import subprocess
+
+        from shared.health import CONCURRENCY
+
+        n = self.sizes.health
+        names = self._seed_health(n)
+        env = child_env(self.stack.env(), CONNECTIONS_TABLE="BenchHealthC", DATAFLOWS_TABLE="BenchHealthD")
+        adobe, arm = self.stack.adobe, self.stack.resource_graph
+        take_calls(self.stack)
+        arm.reset_recording()
+        adobe.latency = arm.latency = HEALTH_LATENCY
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "bench.healthpass"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+            )
+        finally:
+            adobe.latency = arm.latency = 0.0
+        if result.returncode != 0 or not result.stdout.strip():
+            raise BenchError(f"the health pass failed ({result.returncode}):\n{result.stderr[-3000:]}")
+        wall = float(json.loads(result.stdout.strip().splitlines()[-1])["pass"])
+        platform = adobe.platform_requests
+        reads = sum(1 for r in platform if r.method == "GET" and "/flowservice/flows/" in r.path)
+        listings = sum(1 for r in platform if r.method == "GET" and r.path.endswith("/flowservice/runs"))
+        other = len(platform) - reads - listings
+        queries = len(arm.calls("GET", r"/Microsoft\.Insights/metrics"))
+        take_calls(self.stack)
+        arm.reset_recording()
+        statuses = self._health_statuses()
+        healthy = statuses.get("healthy", 0)
+        calls = 2 * n + names
+        ideal = calls * HEALTH_LATENCY / CONCURRENCY
+        ratio_value = wall / ideal
+        self.add(
+            Row(
+                "2e",
+                f"Health pass over {n} ready dataflows ({names} namespaces; {HEALTH_LATENCY * 1000:.0f} ms per Adobe "
+                f"call and metrics query, {CONCURRENCY} in flight)",
+                f"{wall:.1f} s",
+                f"{ideal:.1f} s ideal",
+                f"{ratio_value:.2f}",
+                f"<= {HEALTH_TARGET}",
+                ratio_value <= HEALTH_TARGET,
+                "soft",
+            ),
+            Row(
+                "2e",
+                "Health pass: flow reads, runs listings, metrics queries, other Adobe calls; dataflows judged healthy",
+                f"{reads}, {listings}, {queries}, {other}; {healthy}",
+                "-",
+                "-",
+                f"= {n}, {n}, {names}, 0; {n}",
+                (reads, listings, queries, other, healthy) == (n, n, names, 0, n),
+                "exact",
+            ),
+        )
+        self.notes.append(
+            f"Health pass: {n} ready dataflow records ({HEALTH_HUBS} hubs per namespace, each namespace's connection "
+            "record noting its resource id) are written straight into Azurite, their flows and two hourly runs each "
+            "into the Adobe stand-in and each hub's messages into the Azure Monitor stand-in, so nothing is created "
+            "through Adobe. A child process imports and indexes the app, then the `health_timer` invocation alone is "
+            "timed (its table list, reads, judgements and writes, the first IMS and identity tokens included). Every "
+            f"Adobe call and every metrics query takes {HEALTH_LATENCY * 1000:.0f} ms at the stand-in. The ideal is "
+            "the contract's cost of a pass (N flow reads, N runs listings, one metrics query per namespace; no "
+            f"Observability query, every flow lists runs) at the pass's concurrency: calls x latency / {CONCURRENCY}."
+        )
+        self.summary.append(
+            f"Health pass: {n} ready dataflows in {names} namespaces in {wall:.1f} s against the ideal {ideal:.1f} s "
+            f"({calls} calls x {HEALTH_LATENCY * 1000:.0f} ms / {CONCURRENCY} in flight): ratio {ratio_value:.2f} "
+            f"(target <= {HEALTH_TARGET}); {reads} flow reads, {listings} runs listings, {queries} metrics queries; "
+            f"statuses {dict(sorted(statuses.items()))}."
+        )
+
+    def _seed_health(self, n: int) -> int:
+        """N ready dataflow records (and their namespaces' connection records, resource id noted) written straight
+        into Azurite, their flows and two hourly runs each in the Adobe stand-in, and each hub's traffic in the
+        Azure Monitor stand-in: what the pass reads, without creating anything through Adobe. The namespaces."""
+        from datetime import UTC, datetime, timedelta
+
+        from azure.data.tables import TableServiceClient
+
+        from shared.dataflow_records import DataflowRecord
+        from shared.dataflow_records import to_entity as dataflow_entity
+        from shared.models import AuthType, ConnectionKey, ConnectionRecord, State
+        from shared.records import to_entity as connection_entity
+
+        sandbox = self.stack.default_sandbox
+        subscription = "00000000-0000-0000-0000-00000000bea1"
+        now = datetime.now(UTC)
+        hour_ms = 3_600_000
+        run_start = int(now.timestamp() * 1000) - 2 * hour_ms
+        dataset = self.stack.adobe.add_dataset("Bench health", sandbox=sandbox)
+        names = namespaces("health", "f", math.ceil(n / HEALTH_HUBS))
+        connections: list[dict[str, Any]] = []
+        dataflows: list[dict[str, Any]] = []
+        for i, name in enumerate(names):
+            resource_id = (
+                f"/subscriptions/{subscription}/resourceGroups/bench-health/providers/Microsoft.EventHub/"
+                f"namespaces/{name}"
+            )
+            key = ConnectionKey(sandbox, name)
+            connection_id = f"bench-health-connection-{i:05d}"
+            connections.append(
+                connection_entity(
+                    ConnectionRecord(
+                        key,
+                        State.READY,
+                        AuthType.SAS,
+                        key.connection_name,
+                        now,
+                        now,
+                        connection_id=connection_id,
+                        resource_id=resource_id,
+                    )
+                )
+            )
+            for hub in (f"hub{h}" for h in range(min(HEALTH_HUBS, n - i * HEALTH_HUBS))):
+                flow = self.stack.adobe.seed_flow(f"Azure Event Hubs {name} {hub}", sandbox=sandbox)
+                for window in range(2):
+                    self.stack.adobe.add_run(
+                        flow["id"], records_in=100, started_at_ms=run_start + window * hour_ms, sandbox=sandbox
+                    )
+                self.stack.metrics.add_messages(resource_id, hub, 200, now - timedelta(minutes=90))
+                record = DataflowRecord(
+                    ConnectionKey(sandbox, name, hub),
+                    State.READY,
+                    f"Azure Event Hubs {name} {hub}",
+                    now,
+                    now,
+                    dataset,
+                    "xdm",
+                    "$Default",
+                    "earliest",
+                    connection_id=connection_id,
+                    flow_id=flow["id"],
+                )
+                dataflows.append(dataflow_entity(record))
+        service = TableServiceClient.from_connection_string(self.stack.storage_connection_string)
+        for table, entities in (("BenchHealthC", connections), ("BenchHealthD", dataflows)):
+            client = service.create_table_if_not_exists(table)
+            for start in range(0, len(entities), 100):  # one partition (the sandbox): batches of 100
+                client.submit_transaction([("create", e) for e in entities[start : start + 100]])
+        return len(names)
+
+    def _health_statuses(self) -> dict[str, int]:
+        """How many of the phase's dataflow records hold each health status (`unchecked`: none)."""
+        from azure.data.tables import TableServiceClient
+
+        from shared.dataflow_records import dataflow_store
+
+        service = TableServiceClient.from_connection_string(self.stack.storage_connection_string)
+        counts: dict[str, int] = {}
+        for record in dataflow_store(service.get_table_client("BenchHealthD")).list():
+            status = record.health.status.value if record.health is not None else "unchecked"
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
     def _batches(
         self, children: dict[str, Child], command: str, work: dict[str, list[str]], status: int
     ) -> tuple[dict[str, list[float]], dict[str, float], dict[str, Calls]]:
@@ -941,7 +1115,7 @@ NOTES = [
 ]
 
 
-PHASES = ("cold", "warm", "dataflows", "scale", "burst", "lifetimes", "memory")
+PHASES = ("cold", "warm", "dataflows", "scale", "burst", "health", "lifetimes", "memory")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -990,6 +1164,7 @@ def run(argv: list[str] | None) -> int:
                 ("dataflows", "dataflows", bench.dataflows),
                 ("scale", "reconcile at scale", bench.scale),
                 ("burst", "a burst of creates against the rate limit", bench.burst),
+                ("health", "a health pass over many ready dataflows", bench.health),
                 ("lifetimes", "cache lifetimes", bench.lifetimes),
                 ("memory", "memory", bench.memory),
             ]

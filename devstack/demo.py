@@ -5,7 +5,10 @@ Adobe IMS, Catalog and Flow Service) and tells a short story, on one screen: wha
 (values masked); `create_connection_http` answering 201 with the connection id, exactly as the
 Functions host would call it, and the same request answering 200 with no Adobe call; the stored
 record; the dataflow of one event hub into a dataset through `create_dataflow_http`, and its
-repeat; a reconcile pass finding namespaces that existed before the app. Then it stops everything.
+repeat; a reconcile pass finding namespaces that existed before the app; then, is data arriving? A
+health pass over the dataflow (hub traffic and a successful run scripted in the stand-ins: healthy),
+and a failed run turning it `failing` at the next pass, with the `dataflow-unhealthy` message the
+events queue got. Then it stops everything.
 `--verbose` adds every request and response body and the Adobe calls, secrets masked.
 """
 
@@ -19,11 +22,13 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any, TextIO
 
 import azure.functions as func
 from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueClient
 
 from devstack.azurite import find_repo_root
 from devstack.demo_view import Masker, View, call_name, describe_secret, format_time
@@ -36,6 +41,8 @@ NAMESPACE = "contoso-telemetry"
 EVENT_HUBS = ("clicks", "views")
 DATASET = "Clickstream events"
 OLDER = ("contoso-legacy-a", "contoso-legacy-b")  # in Resource Graph before the app ran; b has no secret
+HUB_MESSAGES = 120  # what the demo's event hub received (Azure Monitor), all of it counted by Adobe's run
+FAILED_RUN = {"code": "CONNECTOR-2001", "message": "The consumer group of the event hub was deleted"}
 
 
 @contextmanager
@@ -200,12 +207,68 @@ def _reconcile(stack: LocalStack, view: View) -> bool:
     return report.seen == 3 and report.created == 1 and report.pending_secret == 1 and report.ready == 1
 
 
+def _health_pass(view: View) -> dict[str, Any]:
+    """One `health_timer` invocation, as the host calls it on its schedule; the dataflow's health as
+    GET /api/dataflows/{namespace}/{eventHubName} answers it."""
+    from azure.functions.timer import TimerRequest
+
+    indexed_function("health_timer")(TimerRequest(past_due=False))
+    path = f"/api/dataflows/{NAMESPACE}/{EVENT_HUBS[0]}"
+    route = {"namespace": NAMESPACE, "eventHubName": EVENT_HUBS[0]}
+    response = indexed_function("get_dataflow_http")(http_request("GET", path, route_params=route))
+    health: dict[str, Any] = response_json(response).get("health") or {}
+    view.dump(f"health (GET {path}: {_status(response)})", health)
+    return health
+
+
+def _health_line(health: dict[str, Any]) -> str:
+    failed = (health.get("records") or {}).get("failed")
+    hub = health.get("hubMessages")
+    return f"{health.get('status')}: {health.get('message')}; hub messages {hub}, failed {failed}"
+
+
+def _alerts(stack: LocalStack) -> list[dict[str, Any]]:
+    """The dataflow-unhealthy / dataflow-recovered messages on the events queue (as downstream reads them)."""
+    queue = QueueClient.from_connection_string(stack.storage_connection_string, str(stack.events_queue))
+    messages = [json.loads(m.content) for m in queue.peek_messages(max_messages=32)]
+    return [m for m in messages if m.get("event") in ("dataflow-unhealthy", "dataflow-recovered")]
+
+
+def _health(stack: LocalStack, view: View, resource_id: str) -> bool:
+    """Is data arriving? Hub traffic and a successful run scripted: healthy, no alert; a failed run: the next
+    pass turns the dataflow failing and the dataflow-unhealthy message goes on the events queue."""
+    hub, flow_id = EVENT_HUBS[0], str(stack.adobe.flows()[0]["id"])
+    stack.metrics.add_messages(resource_id, hub, HUB_MESSAGES, datetime.now(UTC) - timedelta(minutes=90))
+    stack.adobe.add_run(flow_id, records_in=HUB_MESSAGES)
+    view.line(f"7. Is data arriving? {hub} received {HUB_MESSAGES} messages; Adobe's hourly run read them all")
+    healthy = _health_pass(view)
+    view.line(f"   health_timer → {_health_line(healthy)}")
+    quiet = _alerts(stack) == []
+    stack.adobe.add_run(flow_id, status="failed", records_in=40, records_failed=40, errors=[FAILED_RUN])
+    view.line(f"   Then a run fails ({FAILED_RUN['code']}); the next pass → failing, and the events queue gets:")
+    failing = _health_pass(view)
+    alerts = _alerts(stack)
+    for alert in alerts:
+        record, health = alert.get("record") or {}, (alert.get("record") or {}).get("health") or {}
+        since = format_time(datetime.fromisoformat(str(health.get("since"))))
+        where = f"{record.get('namespace')}/{record.get('eventHubName')}"
+        view.line(f"     {alert.get('event')}  {where}: {health.get('status')} since {since}")
+        view.line(f"       {health.get('message')}")
+        view.dump("message", alert)
+    return (
+        quiet
+        and healthy.get("status") == "healthy"
+        and failing.get("status") == "failing"
+        and [(a["event"], a["record"]["health"]["status"]) for a in alerts] == [("dataflow-unhealthy", "failing")]
+    )
+
+
 def run(stack: LocalStack, *, out: TextIO = sys.stdout, verbose: bool = False) -> bool:
     """Tell the story on a started ``stack``; whether every step answered as expected."""
     view = View(out, Masker(stack.known_secret_values), verbose=verbose)
     calls = AdobeCalls(stack)
     with app_environment({**stack.env(), "AZURE_SUBSCRIPTION_IDS": DEFAULT_SUBSCRIPTION}):
-        stack.seed_namespace(NAMESPACE, event_hubs=EVENT_HUBS)
+        seeded = stack.seed_namespace(NAMESPACE, event_hubs=EVENT_HUBS)
         dataset_id = stack.adobe.add_dataset(DATASET)
         view.line("make demo: the connector on local stand-ins of Azure and Adobe, all on 127.0.0.1")
         view.line()
@@ -221,6 +284,7 @@ def run(stack: LocalStack, *, out: TextIO = sys.stdout, verbose: bool = False) -
         view.line(f"   Adobe holds {counts}: {creates} creates, one each")
         ok &= all(len(o) == 1 for o in objects) and creates == 4
         ok &= _reconcile(stack, view)
+        ok &= _health(stack, view, seeded.resource_id)
     return bool(ok)
 
 

@@ -193,6 +193,12 @@ param healthSchedule string = '0 */15 * * * *'
 @description('HEALTH_REENABLE: enable a dataflow Adobe disabled again (once per window) when its base connection verifies.')
 param healthReenable bool = false
 
+@description('Create an Azure Monitor log alert (scheduled query rule on Application Insights) that fires when a dataflow turns failing, stalled or disabled (the "dataflow health: unhealthy" line). Off by default.')
+param deployHealthAlert bool = false
+
+@description('Action groups (resource ids) the health alert notifies, e.g. one that pages the on-call; empty: the alert shows in Azure Monitor only. Used with deployHealthAlert.')
+param healthAlertActionGroupIds array = []
+
 @description('DATAFLOWS_TABLE: table holding the dataflow records (created by the app on first use).')
 param dataflowsTableName string = 'EventHubsDataflows'
 
@@ -332,6 +338,18 @@ module subscriptionReader 'modules/subscription-reader.bicep' = if (assignSubscr
   scope: subscription()
   params: {
     principalId: identity.properties.principalId
+  }
+}
+
+// Paging on dataflow health: a log alert on the unhealthy line (optional).
+module healthAlert 'modules/health-alert.bicep' = if (deployHealthAlert) {
+  name: 'health-alert'
+  params: {
+    location: location
+    alertName: 'alert-${baseName}-dataflow-unhealthy'
+    appInsightsId: monitoring.outputs.appInsightsId
+    actionGroupIds: healthAlertActionGroupIds
+    tags: tags
   }
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final, Protocol
@@ -169,6 +169,19 @@ class HealthReport:
         return f"checked {len(self.statuses)} ({', '.join(parts)}); {len(self.published)} alert(s)"
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """What settling one dataflow did."""
+
+    status: HealthStatus
+    event: str | None
+    reenabled: bool
+
+
+#: A namespace's messages per hub, or None and why they could not be read.
+_Traffic = tuple[dict[str, int] | None, str | None]
+
+
 class HealthChecker:
     """Checks the health of ready dataflows (a pass, or one flow an I/O Events delivery names)."""
 
@@ -224,26 +237,74 @@ class HealthChecker:
         extra_runs: dict[str, FlowRun] | None = None,
         event_id: str | None = None,
     ) -> HealthReport:
-        """Read the signals of these dataflows, judge each, store and announce what changed."""
+        """Read the signals of these dataflows, judge each, store and announce what changed.
+
+        One pool does it all, namespace by namespace: the namespace's metrics query is queued before its
+        dataflows, so a dataflow's task finds it in flight or done; each dataflow is judged and written as soon
+        as its reads are in, so the table writes overlap other dataflows' Adobe calls. A dataflow whose flow
+        lists no run waits for the one Observability query of the pass, made once every read is in."""
         now = self._clock.now()
         window = self.window(now)
+        ordered = sorted(records, key=lambda r: r.key.namespace)
+        outcomes: dict[ConnectionKey, _Outcome] = {}
+        quiet: list[tuple[DataflowRecord, Signals]] = []
         with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="health") as pool:
-            reads = list(pool.map(lambda r: self._read_flow(r, window[0]), records))
-            traffic = dict(pool.map(lambda ns: (ns, self._read_hubs(ns, window)), _namespaces(records)))
-        signals: dict[ConnectionKey, Signals] = {}
-        for record, read in zip(records, reads, strict=True):
-            extra = (extra_runs or {}).get(record.flow_id or "")
-            if extra is not None and read.runs is not None and extra.id not in {r.id for r in read.runs}:
-                read = replace(read, runs=(*read.runs, extra))  # a run Adobe delivered before it lists it
-            messages, why = traffic[record.key.namespace]
-            hub = None if messages is None else messages.get(record.key.event_hub or "", 0)
-            signals[record.key] = replace(read, hub_messages=hub, hub_error=why)
-        self._add_dataset_counts(records, signals, window)
+            traffic: dict[str, Future[_Traffic]] = {}
+            tasks: list[tuple[DataflowRecord, Future[Signals | _Outcome | None]]] = []
+            for record in ordered:
+                namespace = record.key.namespace
+                if namespace not in traffic:
+                    traffic[namespace] = pool.submit(self._read_hubs, namespace, window)
+                task = pool.submit(
+                    self._check_one, record, traffic[namespace], window, now, (extra_runs or {}), event_id
+                )
+                tasks.append((record, task))
+            for record, task in tasks:
+                result = task.result()
+                if isinstance(result, Signals):
+                    quiet.append((record, result))
+                elif result is not None:
+                    outcomes[record.key] = result
+            if quiet:
+                counted = self._with_dataset_counts(quiet, window)
+                ratio = self._health.max_failed_ratio
+                settled = pool.map(lambda q: self._settle(q[0].key, judge(q[1], ratio), now, window, event_id), counted)
+                for (record, _), outcome in zip(counted, settled, strict=True):
+                    if outcome is not None:
+                        outcomes[record.key] = outcome
         report = HealthReport()
-        for record in records:
-            verdict = judge(signals[record.key], self._health.max_failed_ratio)
-            self._settle(record.key, verdict, now, window, report, event_id)
+        for record in records:  # in the caller's order, whatever order the pool finished in
+            outcome = outcomes.get(record.key)
+            if outcome is None:
+                continue  # deleted or being changed meanwhile: the next pass sees it
+            report.statuses[record.key] = outcome.status
+            if outcome.reenabled:
+                report.reenabled.append(record.key)
+            if outcome.event is not None:
+                report.published.append((outcome.event, record.key))
         return report
+
+    def _check_one(
+        self,
+        record: DataflowRecord,
+        traffic: Future[_Traffic],
+        window: tuple[datetime, datetime],
+        now: datetime,
+        extra_runs: dict[str, FlowRun],
+        event_id: str | None,
+    ) -> Signals | _Outcome | None:
+        """One dataflow's reads, judgement and write; its signals instead when it needs the dataset metric."""
+        read = self._read_flow(record, window[0])
+        extra = extra_runs.get(record.flow_id or "")
+        if extra is not None and read.runs is not None and extra.id not in {r.id for r in read.runs}:
+            read = replace(read, runs=(*read.runs, extra))  # a run Adobe delivered before it lists it
+        messages, why = traffic.result()
+        hub = None if messages is None else messages.get(record.key.event_hub or "", 0)
+        signals = replace(read, hub_messages=hub, hub_error=why)
+        if signals.runs == () and signals.flow_state == "enabled":
+            return signals
+        verdict = judge(signals, self._health.max_failed_ratio)
+        return self._settle(record.key, verdict, now, window, event_id)
 
     # -- reads -------------------------------------------------------------------------------------
 
@@ -264,7 +325,7 @@ class HealthChecker:
             return Signals(flow_state=state, runs_error=err.message)
         return Signals(flow_state=state, runs=tuple(runs))
 
-    def _read_hubs(self, namespace: str, window: tuple[datetime, datetime]) -> tuple[dict[str, int] | None, str | None]:
+    def _read_hubs(self, namespace: str, window: tuple[datetime, datetime]) -> _Traffic:
         """The namespace's hubs' messages (one query, whatever the sandboxes of its dataflows)."""
         resource_id = next((r.resource_id for r in self._connections.list(namespace=namespace) if r.resource_id), None)
         if resource_id is None:
@@ -275,23 +336,22 @@ class HealthChecker:
         except ConnectorError as err:
             return None, err.message
 
-    def _add_dataset_counts(
-        self, records: list[DataflowRecord], signals: dict[ConnectionKey, Signals], window: tuple[datetime, datetime]
-    ) -> None:
-        """Observability's count for the dataflows whose flow lists no run (one query per sandbox)."""
-        quiet = [r for r in records if signals[r.key].runs == () and signals[r.key].flow_state == "enabled"]
-        for sandbox in sorted({r.key.sandbox for r in quiet}):
-            mine = [r for r in quiet if r.key.sandbox == sandbox]
+    def _with_dataset_counts(
+        self, quiet: list[tuple[DataflowRecord, Signals]], window: tuple[datetime, datetime]
+    ) -> list[tuple[DataflowRecord, Signals]]:
+        """Observability's count added to the signals of dataflows whose flow lists no run (one query per sandbox)."""
+        counted: list[tuple[DataflowRecord, Signals]] = []
+        for sandbox in sorted({r.key.sandbox for r, _ in quiet}):
+            mine = [(r, signals) for r, signals in quiet if r.key.sandbox == sandbox]
             try:
                 counts = self._adobe.dataset_records(
-                    sandbox, {r.dataset_id for r in mine}, window[0], window[1], self._deadline()
+                    sandbox, {r.dataset_id for r, _ in mine}, window[0], window[1], self._deadline()
                 )
             except ConnectorError as err:
-                for r in mine:
-                    signals[r.key] = replace(signals[r.key], dataset_error=err.message)
+                counted += [(r, replace(signals, dataset_error=err.message)) for r, signals in mine]
                 continue
-            for r in mine:
-                signals[r.key] = replace(signals[r.key], dataset_records=counts.get(r.dataset_id, 0))
+            counted += [(r, replace(signals, dataset_records=counts.get(r.dataset_id, 0))) for r, signals in mine]
+        return counted
 
     # -- store, announce, repair -------------------------------------------------------------------
 
@@ -301,16 +361,17 @@ class HealthChecker:
         verdict: Verdict,
         now: datetime,
         window: tuple[datetime, datetime],
-        report: HealthReport,
         event_id: str | None = None,
-    ) -> None:
+    ) -> _Outcome | None:
+        """Store the new health (If-Match, read again on a conflict) and announce a change; None when the record
+        is gone or no longer ready, or this delivery was applied meanwhile."""
         for _ in range(3):
             stored = self._dataflows.get(key)
             if stored is None or stored.record.state is not State.READY:
-                return  # deleted or being changed meanwhile: the next pass sees it
+                return None  # deleted or being changed meanwhile: the next pass sees it
             previous = stored.record.health
             if event_id is not None and previous is not None and event_id in previous.event_ids:
-                return  # the same delivery, applied by another invocation meanwhile
+                return None  # the same delivery, applied by another invocation meanwhile
             health, event = next_health(previous, verdict, now=now, window=window)
             if event_id is not None:
                 health = health.with_event(event_id)
@@ -319,12 +380,10 @@ class HealthChecker:
                 written = self._dataflows.replace(replace(stored.record, health=health), stored.etag)
             except WriteConflict:
                 continue
-            report.statuses[key] = health.status
-            if health.reenabled_at == now:
-                report.reenabled.append(key)
             if event is not None:
-                self._announce(event, written.record, report)
-            return
+                self._announce(event, written.record)
+            return _Outcome(health.status, event, health.reenabled_at == now)
+        return None
 
     def _repair(self, record: DataflowRecord, health: Health, window: tuple[datetime, datetime]) -> Health:
         """HEALTH_REENABLE: enable a disabled flow whose base connection verifies, once per window."""
@@ -345,10 +404,9 @@ class HealthChecker:
             health, reenabled_at=health.checked_at, message=health.message + "; enabled again (HEALTH_REENABLE)"
         )
 
-    def _announce(self, event: str, record: DataflowRecord, report: HealthReport) -> None:
+    def _announce(self, event: str, record: DataflowRecord) -> None:
         assert record.health is not None
         status = record.health.status
-        report.published.append((event, record.key))
         self._events.publish(event, record)
         telemetry.count(
             "connector.dataflows.health_changes", {"sandbox": record.key.sandbox, "health.status": status.value}
@@ -373,7 +431,3 @@ class HealthChecker:
             record.health.message,
             extra=fields,
         )
-
-
-def _namespaces(records: Iterable[DataflowRecord]) -> list[str]:
-    return sorted({r.key.namespace for r in records})

@@ -13,6 +13,7 @@ A path under no mounted root is the gateway's 404 ``404000``. A new resource is 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -296,6 +297,23 @@ class AdobeStandIn(ServerPair):
     def flows(self, sandbox: str = "prod") -> list[dict[str, Any]]:
         """The flows of a sandbox, oldest first."""
         return self._flows.documents(sandbox)
+
+    def seed_flow(
+        self,
+        name: str,
+        *,
+        sandbox: str = "prod",
+        source_connection_id: str | None = None,
+        target_connection_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a flow directly (no validation, no source or target needed), as if made earlier; returns it
+        (``enabled``). For a benchmark's thousand flows, whose health is read, not how they were made."""
+        body: dict[str, Any] = {
+            "name": name,
+            "sourceConnectionIds": [source_connection_id or str(uuid.uuid4())],
+            "targetConnectionIds": [target_connection_id or str(uuid.uuid4())],
+        }
+        return self._flows.store(sandbox, body).snapshot()
 
     # -- dataflow health -----------------------------------------------------------------------
 

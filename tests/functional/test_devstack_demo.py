@@ -1,8 +1,10 @@
-"""`make demo`: a story on one screen, no secret in it, and `--verbose` with every body masked."""
+"""`make demo`: a story on one screen, no secret in it, and `--verbose` with every body masked; it ends
+with the dataflow's health: healthy, then failing after a failed run, and the alert that went out."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -10,6 +12,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from azure.storage.queue import QueueClient
 
 from devstack.azurite import find_repo_root
 from devstack.demo import NAMESPACE, run
@@ -18,7 +21,7 @@ from devstack.stack import LocalStack
 from tests.functional.conftest import assert_no_secret_fragments
 
 ROOT = find_repo_root()
-MAX_LINES = 35
+MAX_LINES = 40
 MAX_COLUMNS = 100
 INTERNAL_FIELDS = ("MayExist", "AdobeDeleted", "NearExpiry", "LeaseUntil", "PartitionKey", "RowKey", "AdobeEtag")
 pytestmark = pytest.mark.timeout(120)
@@ -64,6 +67,24 @@ def test_the_story_fits_one_screen_and_shows_no_secret(demo_stack: LocalStack) -
     assert "contoso-legacy-a   ready: connection created by the pass" in story
 
 
+def test_the_story_ends_with_a_healthy_pass_then_a_failed_run_and_its_alert(demo_stack: LocalStack) -> None:
+    story = _story(demo_stack, verbose=False)
+    ending = story[story.index("7. Is data arriving?") :]
+    assert re.search(
+        r"^   health_timer → healthy: 120 records reached Adobe \(runs\); hub messages 120, failed 0$", ending, re.M
+    )
+    assert re.search(r"^   Then a run fails \(CONNECTOR-2001\); the next pass → failing", ending, re.M), ending
+    alert = r"^     dataflow-unhealthy  contoso-telemetry/clicks: failing since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"
+    assert re.search(alert, ending, re.M), ending
+    assert "       1 of 2 runs failed (CONNECTOR-2001)" in ending
+    assert ending.count("dataflow-unhealthy") == 1, "the healthy pass alerts nothing; the failing one once"
+    queue = QueueClient.from_connection_string(demo_stack.storage_connection_string, str(demo_stack.events_queue))
+    sent = [json.loads(m.content) for m in queue.peek_messages(max_messages=32)]
+    health = [m for m in sent if m["event"] in ("dataflow-unhealthy", "dataflow-recovered")]
+    assert [(m["event"], m["record"]["health"]["status"]) for m in health] == [("dataflow-unhealthy", "failing")]
+    assert len(demo_stack.resource_graph.calls("GET", r"/Microsoft\.Insights/metrics")) == 2, "one query per pass"
+
+
 def test_verbose_prints_every_body_with_secrets_masked(demo_stack: LocalStack) -> None:
     story = _story(demo_stack, verbose=True)
     assert len(story.splitlines()) > MAX_LINES
@@ -73,6 +94,7 @@ def test_verbose_prints_every_body_with_secrets_masked(demo_stack: LocalStack) -
     assert f"client_secret={MASK}" in story, "the IMS token request, secret masked"
     assert '"sourceConnectionId":' in story and '"secretVersion":' in story, "the function answers in full"
     assert "Adobe call: POST /data/foundation/flowservice/flows" in story
+    assert '"event": "dataflow-unhealthy"' in story and '"status": "failing"' in story, "the alert in full"
 
 
 def test_make_demo_prints_only_the_story() -> None:

@@ -4,6 +4,7 @@ Observability query when some flow lists no run, nothing for records that are no
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -181,7 +182,7 @@ def rid(namespace: str) -> str:
 
 
 class HealthWorld:
-    def __init__(self, **env: str) -> None:
+    def __init__(self, concurrency: int = 8, **env: str) -> None:
         self.time = FakeTime()
         self.flows = FakeFlows()
         self.hubs = FakeHubs()
@@ -198,6 +199,7 @@ class HealthWorld:
             events=self.events,
             clock=self.time.clock(),
             connection_verifies=lambda record, deadline: self.verifies,
+            concurrency=concurrency,
         )
 
     def dataflow(
@@ -246,6 +248,34 @@ def test_a_pass_costs_n_flow_reads_n_runs_listings_and_one_metrics_query_per_nam
     assert "observability" not in world.flows.calls
     assert sorted(world.hubs.calls) == [rid("ns-a"), rid("ns-b")]
     assert world.events.events == []
+
+
+def test_a_dataflow_is_stored_while_other_dataflows_are_still_being_read() -> None:
+    """The table writes of a pass overlap its Adobe reads (the pass then takes about its reads' time), and a
+    pass over more namespaces than threads completes (a dataflow's task waits for its namespace's query)."""
+    world = HealthWorld(concurrency=2)
+    namespaces = [f"ns-{i:02d}" for i in range(12)]
+    for ns in namespaces:
+        world.dataflow(ns, "clicks")
+    first = ConnectionKey("prod", namespaces[0], "clicks")
+    seen: list[bool] = []
+    plain_runs = world.flows.runs
+
+    def runs(sandbox: str, flow_id: str, since: datetime, deadline: Deadline) -> list[FlowRun]:
+        if flow_id == f"flow-{namespaces[-1]}-clicks":  # the last read looks for the first dataflow's write
+            waited = time.monotonic() + 2.0
+            while world.health(namespaces[0], "clicks") is None and time.monotonic() < waited:
+                time.sleep(0.01)
+            seen.append(world.health(namespaces[0], "clicks") is not None)
+        return plain_runs(sandbox, flow_id, since, deadline)
+
+    world.flows.runs = runs  # type: ignore[method-assign]
+    report = world.checker.run()
+    assert seen == [True]
+    assert world.health(namespaces[0], "clicks") is not None
+    assert report.statuses[first] is HealthStatus.HEALTHY and len(report.statuses) == 12
+    assert list(report.statuses) == sorted(report.statuses, key=lambda k: k.namespace)
+    assert sorted(world.hubs.calls) == sorted(rid(ns) for ns in namespaces)
 
 
 def test_one_observability_query_for_every_flow_without_runs() -> None:

@@ -317,9 +317,10 @@ def test_key_vault_modules_are_scoped_to_the_vault_resource_group() -> None:
 def test_event_subscription_modules_depend_on_the_switch_and_nothing_else_does() -> None:
     modules = parse(MAIN)["modules"]
     conditional = {name for name, m in modules.items() if m["config"].get("condition") is not None}
-    assert conditional == {"namespaceEvents", "keyVaultEvents", "subscriptionReader"}
+    assert conditional == {"namespaceEvents", "keyVaultEvents", "subscriptionReader", "healthAlert"}
     assert modules["subscriptionReader"]["detail"]["path"] == "modules/subscription-reader.bicep"
-    for name in conditional - {"subscriptionReader"}:
+    assert modules["healthAlert"]["config"]["condition"] == "deployHealthAlert"
+    for name in conditional - {"subscriptionReader", "healthAlert"}:
         assert modules[name]["config"]["condition"] == "deployEventSubscriptions"
         paths = modules[name]["detail"]["path"]
         assert paths in {"modules/namespace-events.bicep", "modules/keyvault-events.bicep"}
@@ -539,6 +540,43 @@ def test_the_subscription_roles_are_reader_and_monitoring_reader_for_the_app() -
 def test_the_health_schedule_is_always_set() -> None:
     settings = app_settings()
     assert "HEALTH_SCHEDULE" in settings and "HEALTH_REENABLE" in settings
+
+
+def test_the_health_alert_is_optional_and_off_by_default() -> None:
+    params = parse(MAIN)["parameters"]
+    assert params["deployHealthAlert"]["type"] == "bool" and params["deployHealthAlert"]["default"] is False
+    assert (
+        params["healthAlertActionGroupIds"]["type"] == "array" and params["healthAlertActionGroupIds"]["default"] == []
+    )
+    declared = parse(MAIN)["modules"]["healthAlert"]
+    assert declared["detail"]["path"] == "modules/health-alert.bicep"
+    passed = declared["config"]["config"]["params"]
+    assert passed["actionGroupIds"] == "healthAlertActionGroupIds"
+    assert "monitoring" in json.dumps(passed["appInsightsId"]), "scoped to the app's Application Insights"
+
+
+def test_the_health_alert_fires_on_the_unhealthy_line_the_app_logs() -> None:
+    """The rule's query matches the line and the custom dimensions shared/health.py logs on a change to unhealthy."""
+    tree = module("health-alert.bicep")
+    rule = body(the_resource(tree, "Microsoft.Insights/scheduledQueryRules"))
+    properties = rule["properties"]
+    assert rule["kind"] == "LogAlert" and properties["scopes"] == ["appInsightsId"]
+    assert properties["autoMitigate"] is False, "the line is logged once per change: the alert must not self-resolve"
+    assert properties["actions"]["actionGroups"] == "actionGroupIds"
+    [condition] = properties["criteria"]["allOf"]
+    assert (condition["timeAggregation"], condition["operator"], condition["threshold"]) == ("Count", "GreaterThan", 0)
+    query = value_of(condition["query"], tree)
+    assert isinstance(query, str) and query.strip().startswith("traces"), query
+    health = (ROOT / "shared" / "health.py").read_text(encoding="utf-8")
+    assert '"dataflow health: %s namespace=' in health and '"unhealthy" if event == UNHEALTHY' in health
+    assert 'where message startswith "dataflow health: unhealthy"' in query
+    for dimension in ("health_status", "sandbox", "namespace", "event_hub"):
+        assert f'"{dimension}":' in health, dimension
+        assert f"customDimensions.{dimension}" in query, dimension
+    assert 'status in ("failing", "stalled", "disabled")' in query
+    split = {d["name"] for d in condition["dimensions"]}
+    assert split == {"sandbox", "namespace", "eventHub"}, "one alert per dataflow"
+    assert all(f"{name}" in query.split("| project", 1)[1] for name in split), "the split columns are projected"
 
 
 # ---------------------------------------------------------------------------------------- Event Grid
