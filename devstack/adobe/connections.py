@@ -1,6 +1,9 @@
 """Flow Service base connections: ``/connections`` create and list, ``/connections/{id}`` get,
 patch (JSON Patch with a strict ``If-Match``) and delete.
 
+A create answers ``{"id", "etag"}`` with a ``Location`` header (the new connection's URL), as
+flow-service.yaml documents it.
+
 Documents are stored unmasked (the control API shows the exact params sent); every answer masks
 :data:`~devstack.adobe.specs.SECRET_PARAMS`. A connection flagged ``in_use`` (``mark_in_use``), or
 one the ``in_use`` callback says flows use, cannot be deleted (``1418-400``).
@@ -137,7 +140,10 @@ class Connections:
         if self._ctx.create_delay > 0 and not self._ctx.sleep(self._ctx.create_delay):
             return call.problem(503, "1103-503", "Service is shutting down, please try again")
         record = self.store(call.sandbox, name, auth["params"], spec_name=spec_name, description=description)
-        return Response.json(self._ctx.create_status, {"id": record.id, "etag": record.data["etag"]})
+        location = self._ctx.next_href(call.root, f"/connections/{record.id}")
+        return Response.json(
+            self._ctx.create_status, {"id": record.id, "etag": record.data["etag"]}, {"Location": location}
+        )
 
     def _list(self, call: Call) -> Response:
         return list_response(

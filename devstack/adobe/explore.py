@@ -6,7 +6,7 @@ The answer is a JSON array with one ``{"type": "table", "name", "path", "canPrev
 (none until then), only the connection's own hub when its params have ``eventHubName`` (a scoped
 connection). :meth:`Explore.refuse` makes explore of a namespace's connections fail as with a SAS
 rule without Manage rights (``1401-<status>``). Unknown connection: ``1401-404``; an
-``objectType`` other than ``root``: ``1400-400``.
+``objectType`` other than ``root`` (any case: flow-service.yaml's enum says ``ROOT``): ``1400-400``.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class Explore:
                 resource_type="connections",
             )
         object_type = call.query_value("objectType")
-        if object_type != "root":
+        if object_type.lower() != "root":  # the tutorials' ``root``, flow-service.yaml's ``ROOT``
             return call.problem(400, "1400-400", f"Unsupported objectType {object_type!r}; use objectType=root")
         params: dict[str, Any] = found.data.get("auth", {}).get("params", {})
         namespace = str(params.get("namespace", ""))

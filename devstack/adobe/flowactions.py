@@ -1,8 +1,8 @@
 """Flow state and ``POST /flows/{id}/action?op=enable|disable`` (flow-service.yaml; upper case too).
 
 A flow is ``enabled`` when created; Adobe disables a flow that keeps failing, which a test plays
-with :meth:`FlowActions.set_state`. The action answers 202 ``{"id", "etag"}``; an unknown flow is
-``1439-404``, another ``op`` ``1400-400``.
+with :meth:`FlowActions.set_state`. The action answers 200 ``{"id", "etag"}`` (flow-service.yaml's
+status and CreateFlowResponse); an unknown flow is ``1439-404``, another ``op`` ``1400-400``.
 """
 
 from __future__ import annotations
@@ -49,4 +49,4 @@ class FlowActions:
             found.data["state"] = _OPS[op]
             found.data["etag"] = new_etag()
             found.data["updatedAt"] = now_ms()
-            return Response.json(202, {"id": found.id, "etag": found.data["etag"]})
+            return Response.json(200, {"id": found.id, "etag": found.data["etag"]})

@@ -7,7 +7,8 @@ Each is a :class:`FlowObjects` subclass serving, under ``/{kind}``:
 - ``POST``: the common checks here (a JSON object, no unknown field, a non-empty ``name``, a
   string ``description``), then the kind's own :meth:`FlowObjects.check`; the check and the insert
   run under the store lock, so two racing creates see each other. Answers ``create_status``
-  ``{"id", "etag"}``.
+  ``{"id", "etag"}`` (flows: with a ``Location`` header) and keeps :meth:`FlowObjects.stored`
+  of the body.
 - ``GET``: ``property`` filters and paging of :mod:`~devstack.adobe.paging`, as ``/connections``.
 - ``GET /{id}``: ``{"items": [doc]}``; ``DELETE /{id}``: 204, or ``1418-400`` while flows use it.
 
@@ -96,6 +97,8 @@ class FlowObjects:
     filterable: ClassVar[tuple[str, ...]]
     """Keys of ``property`` filters."""
     not_found_code: ClassVar[str] = "1401-404"
+    location_header: ClassVar[bool] = False
+    """Whether a create answers a ``Location`` header (flow-service.yaml documents one for flows)."""
 
     def __init__(self, ctx: PlatformContext) -> None:
         self._ctx = ctx
@@ -109,6 +112,10 @@ class FlowObjects:
     def used_by(self, record: Record) -> list[Record]:
         """The flows that use an object (its DELETE is refused while there are any)."""
         return []
+
+    def stored(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The document fields of a valid create body, as Flow Service keeps them (the body itself)."""
+        return body
 
     # -- control API -----------------------------------------------------------------------------
 
@@ -172,8 +179,11 @@ class FlowObjects:
             problem = self.check(call, body)
             if problem is not None:
                 return problem
-            record = self.store(call.sandbox, body)
-        return Response.json(self._ctx.create_status, {"id": record.id, "etag": record.data["etag"]})
+            record = self.store(call.sandbox, self.stored(body))
+        headers = {}
+        if self.location_header:
+            headers["Location"] = self._ctx.next_href(call.root, f"/{self.kind}/{record.id}")
+        return Response.json(self._ctx.create_status, {"id": record.id, "etag": record.data["etag"]}, headers)
 
     def _list(self, call: Call) -> Response:
         return list_response(

@@ -3,7 +3,9 @@
 A create is checked as Adobe's streaming tutorial documents the body: ``name``, ``description``,
 ``flowSpec`` exactly the streaming flow spec, ``sourceConnectionIds`` and ``targetConnectionIds``
 each a list of exactly one id, optional ``transformations`` (``[{"name": "Mapping", "params":
-{"mappingId", "mappingVersion"}}]``): anything else is ``1400-400``. Both connections must exist
+{"mappingId", "mappingVersion"}}]``; ``mappingVersion`` an integer >= 0 as the tutorials send it, or
+its decimal string, the type flow-service.yaml gives it, and kept as that string, as Adobe's
+``GET /flows`` samples show it): anything else is ``1400-400``. Both connections must exist
 in the sandbox (``1402-400``). A consumer group serves one flow at a time: a flow whose source
 reads the same (namespace of the base connection, ``eventHubName``, ``consumerGroup``) as the
 source of a flow of the sandbox is refused (``1421-400``). While a flow exists, its source and
@@ -50,6 +52,7 @@ class Flows(FlowObjects):
     )
     filterable = ("id", "name", "description", "flowSpec.id", "state")
     not_found_code = "1439-404"
+    location_header = True
 
     def check(self, call: Call, body: dict[str, Any]) -> Response | None:
         """The tutorial's body, connections of the sandbox, a consumer group no other flow reads."""
@@ -79,6 +82,19 @@ class Flows(FlowObjects):
                     resource_type=FLOWS,
                 )
         return None
+
+    def stored(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The body with each ``mappingVersion`` as a string (TransformationSpecDTO's type)."""
+        transformations = body.get("transformations")
+        if not isinstance(transformations, list):
+            return body
+        kept = []
+        for item in transformations:
+            params = dict(item["params"])
+            if "mappingVersion" in params:
+                params["mappingVersion"] = str(params["mappingVersion"])
+            kept.append({**item, "params": params})
+        return {**body, "transformations": kept}
 
     def _missing(self, call: Call, kind: str, label: str, record_id: str) -> Response:
         message = f"{label} connection not found: {record_id}"
@@ -124,6 +140,9 @@ def _transformations_problem(call: Call, value: Any) -> Response | None:
         if item["name"] != "Mapping":
             return call.problem(400, INVALID, f"Unsupported transformation {item['name']!r}; use Mapping")
         version = item["params"].get("mappingVersion", 0)
-        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-            return call.problem(400, INVALID, "transformations[].params.mappingVersion must be an integer >= 0")
+        number = isinstance(version, int) and not isinstance(version, bool) and version >= 0
+        if not number and not (isinstance(version, str) and version.isascii() and version.isdecimal()):
+            return call.problem(
+                400, INVALID, "transformations[].params.mappingVersion must be an integer >= 0 or its decimal string"
+            )
     return None

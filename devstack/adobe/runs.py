@@ -7,7 +7,8 @@ outputRecordCount, failedRecordCount}`` and ``statusSummary {status, errors[]}``
 are hourly windows. ``GET /runs`` takes ``property`` filters ANDed: ``flowId==<id>[,<id>]`` and
 ``metrics.durationSummary.startedAtUTC><ms>`` (also ``>=``, ``<``, ``<=``); anything else is
 ``1400-400``. Paging as every list: ``limit`` and ``_links.next.href`` with a
-``continuationToken``. Runs are listed newest first (``orderby=-createdAt``, the API's default).
+``continuationToken``; ``count=true`` answers ``{"count": n}`` (flow-service.yaml's ``count``
+parameter). Runs are listed newest first (``orderby=-createdAt``, the API's default).
 
 What breaks a health check, on purpose: a flow may have no run at all (Adobe may not list
 streaming runs); a run added with ``listed_after`` stays out of listings until that time (runs
@@ -126,6 +127,8 @@ class Runs:
             for r in self._ctx.store.list(RUNS, call.sandbox)
             if _listed(r) and (flows is None or r.data["flowId"] in flows) and _within(r, bounds)
         ]
+        if call.query_value("count").lower() == "true":
+            return Response.json(200, {"count": len(runs)})
         runs.sort(key=lambda r: r.seq, reverse=True)  # newest first
         if after is not None:
             runs = [r for r in runs if r.seq < after]

@@ -203,7 +203,8 @@ def test_connection_explore_dataset_source_target_flow(adobe: AdobeStandIn, api:
     assert target["id"] == target_id and {k: target[k] for k in sent_target} == sent_target
     (flow,) = adobe.flows()
     assert flow["id"] == flow_id and flow["sourceConnectionIds"] == [source_id]
-    assert flow["targetConnectionIds"] == [target_id] and flow["transformations"] == mapping
+    kept = [{"name": "Mapping", "params": {"mappingId": "380b032b445a46008e77585e046efe5e", "mappingVersion": "0"}}]
+    assert flow["targetConnectionIds"] == [target_id] and flow["transformations"] == kept  # the spec's string
     for document in (source, target, flow):
         assert document["state"] == "enabled" and document["etag"].startswith('"') and document["createdAt"] > 0
         assert document["sandboxName"] == "prod"
@@ -397,7 +398,7 @@ def test_flow_refusals(adobe: AdobeStandIn, api: Platform) -> None:
         flow_body(
             source_id,
             target_id,
-            transformations=[{"name": "Mapping", "params": {"mappingId": "m", "mappingVersion": "0"}}],
+            transformations=[{"name": "Mapping", "params": {"mappingId": "m", "mappingVersion": "v0"}}],
         ),
         {**flow_body(source_id, target_id), "scheduleParams": {}},
     ):

@@ -103,7 +103,7 @@ def test_flow_state_disabled_by_adobe_and_the_enable_action(adobe: AdobeStandIn,
     adobe.set_flow_state(flow, "disabled")
     assert api.get(f"/flows/{flow}").json()["items"][0]["state"] == "disabled"
     enabled = api.post(f"/flows/{flow}/action?op=ENABLE", None)
-    assert enabled.status_code == 202 and set(enabled.json()) == {"id", "etag"}
+    assert enabled.status_code == 200 and set(enabled.json()) == {"id", "etag"}
     assert api.get(f"/flows/{flow}").json()["items"][0]["state"] == "enabled"
     assert api.post(f"/flows/{flow}/action?op=pause", None).status_code == 400
     assert api.post("/flows/0000/action?op=enable", None).status_code == 404
