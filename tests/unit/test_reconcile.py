@@ -242,3 +242,17 @@ def test_every_listed_namespace_is_named_once_and_the_bar_counts_them_all() -> N
     assert sorted(named) == sorted([NS, "contoso-nokey", "contoso-new"]) and report.seen == 3
     assert report.names["failed_records"] == ["contoso-nokey"] and report.names["queued"] == ["contoso-new"]
     assert steps[-1] == (3, 3) and len(steps) == 3
+
+
+def test_a_namespace_deleted_long_ago_and_listed_again_is_created_again() -> None:
+    """A deleted record (a tombstone, or a namespace deleted then made again under its name) does not hide a
+    namespace the listing shows past the grace; a deletion younger than the grace is left for Resource Graph."""
+    world = World()
+    world.service.mark_namespace_deleted(NS, world.event(5))  # a tombstone: no record before
+    run, queue = reconciler(world, FakeInventory([NS]), AZURE_SUBSCRIPTION_IDS=SUB)
+    assert run.run().queued == 0 and queue.sent == []  # just deleted: Resource Graph may still list it
+    world.time.advance(1000)
+    report = run.run()
+    assert report.names["queued"] == [NS] and queue.sent == [
+        {"action": "reconcile", "namespace": NS, "sandbox": "prod"}
+    ]
