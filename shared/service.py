@@ -388,7 +388,10 @@ class ConnectionService:
 
     def _rotate_if_stale(self, key: ConnectionKey, source: Source) -> None:
         """A rotation that met a held claim, or lost its write, is not lost: a verify rotates a connection whose
-        record notes an older secret version than the vault's newest."""
+        record notes an older secret version than the vault's newest (read fresh: another worker may have seen
+        the new version while this one's cache still holds the old)."""
+        self.secrets.invalidate(self.settings.sas_secret_name(key.namespace))
+        self.secrets.invalidate(self.settings.aad_secret_name(key.namespace))
         try:
             self.rotate(key, source)
         except SecretProblem as err:
