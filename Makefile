@@ -29,7 +29,7 @@ define new_venv
 	touch $@
 endef
 
-.PHONY: install install-313 demo test test-311 test-313 format lint unit functional bench bench-smoke package lock clean
+.PHONY: install install-313 demo test test-311 test-313 format lint unit functional fuzz bench bench-smoke package lock clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -87,6 +87,18 @@ lint: install
 format: install
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+# Generated worlds, longer than CI's budget: FUZZ_EXAMPLES random examples of the unit state machine, then
+# FUZZ_SEEDS seeded worlds of FUZZ_STEPS steps through the real functions (seeds from FUZZ_FIRST_SEED on).
+# Bounded: it stops by itself (defaults: about 21 minutes on two cores; its longest clean run is in the README).
+FUZZ_EXAMPLES ?= 2000
+FUZZ_SEEDS ?= 300
+FUZZ_FIRST_SEED ?= 1000
+FUZZ_STEPS ?= 40
+fuzz: install
+	GENERATED_WORLDS_EXAMPLES=$(FUZZ_EXAMPLES) GENERATED_WORLDS_RANDOM=1 $(PY) -m pytest -q tests/unit/test_generated_worlds.py
+	GENERATED_WORLDS_SEEDS=$$(seq -s, $(FUZZ_FIRST_SEED) $$(( $(FUZZ_FIRST_SEED) + $(FUZZ_SEEDS) - 1 ))) \
+	GENERATED_WORLDS_STEPS=$(FUZZ_STEPS) $(PY) -m pytest -q tests/functional/test_generated_worlds.py
 
 bench: install
 	$(PY) -m bench.run

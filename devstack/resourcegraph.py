@@ -33,6 +33,10 @@ Choices (documented, not all verified against the live service):
   subscriptions, so a token from another query answers 400 ``InvalidSkipToken``. ``$skip`` applies without a token.
   As in ARG, a query that does not keep the ``id`` column cannot be paged: the first page comes with
   ``resultTruncated: "true"`` and no ``$skipToken``.
+- Thin answers on request (what issue 19 saw reconcile trust): :meth:`ResourceGraphStandIn.truncate_next`
+  makes the next queries answer ``resultTruncated: "true"`` with no ``$skipToken`` and rows missing;
+  :meth:`ResourceGraphStandIn.answer_short` makes them answer fewer rows than ``totalRecords`` with no
+  ``$skipToken`` and ``resultTruncated: "false"`` (a page that does not add up).
 - ``facets`` and ``managementGroups`` are refused with 400 (not implemented here).
 """
 
@@ -329,6 +333,8 @@ class ResourceGraphStandIn(StandInServer):
         self._resources: dict[tuple[str, str], dict[str, Any]] = {}
         self._denied: set[str] = set()
         self._end_early = 0
+        # One entry per next answered query: ("truncated" | "short", rows left out), or None for a whole answer.
+        self._thin: list[tuple[str, int] | None] = []
         self.page_size = MAX_PAGE_SIZE
         self._mounted: list[Callable[[RecordedRequest], Response | None]] = []
 
@@ -356,11 +362,13 @@ class ResourceGraphStandIn(StandInServer):
         shutil.rmtree(self._cert_dir, ignore_errors=True)
 
     def reset(self) -> None:
-        """Empty inventory, no denials, ``page_size`` 1000, no pending early end, no faults, no recordings."""
+        """Empty inventory, no denials, ``page_size`` 1000, no pending early end or thin answer, no faults, no
+        recordings."""
         with self._data_lock:
             self._resources.clear()
             self._denied.clear()
             self._end_early = 0
+            self._thin.clear()
             self.page_size = MAX_PAGE_SIZE
         self.faults.clear()
         self.reset_recording()
@@ -470,6 +478,34 @@ class ResourceGraphStandIn(StandInServer):
             raise ValueError("times must be at least 1")
         with self._data_lock:
             self._end_early += times
+
+    def truncate_next(self, times: int = 1, *, missing: int = 1, after: int = 0) -> None:
+        """After ``after`` whole answers, the next ``times`` answered queries are truncated: every row from the
+        asked offset on but the last ``missing`` (fewer when there are fewer), ``resultTruncated: "true"``, no
+        ``$skipToken``, ``totalRecords`` unchanged, as ARG answers a result it could not page."""
+        self._thin_next("truncated", times, missing, after)
+
+    def answer_short(self, times: int = 1, *, missing: int = 1, after: int = 0) -> None:
+        """After ``after`` whole answers, the next ``times`` answered queries come short: every row from the
+        asked offset on but the last ``missing``, ``resultTruncated: "false"``, no ``$skipToken``, so the rows
+        do not add up to ``totalRecords``."""
+        self._thin_next("short", times, missing, after)
+
+    def _thin_next(self, kind: str, times: int, missing: int, after: int) -> None:
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        if missing < 1:
+            raise ValueError("missing must be at least 1")
+        if after < 0:
+            raise ValueError("after must not be negative")
+        with self._data_lock:
+            self._thin.extend([None] * after + [(kind, missing)] * times)
+
+    @property
+    def thin_answers_pending(self) -> int:
+        """How many truncated or short answers are still to come."""
+        with self._data_lock:
+            return sum(1 for entry in self._thin if entry is not None)
 
     # -- protocol ------------------------------------------------------------------------------
 
@@ -616,14 +652,27 @@ class ResourceGraphStandIn(StandInServer):
             end_early = self._end_early > 0
             if end_early:
                 self._end_early -= 1
+            thin = self._thin.pop(0) if self._thin and not end_early else None
         total = len(rows)
+        page: list[dict[str, Any]]
+        if thin is not None:
+            kind, missing = thin
+            page = rows[offset : max(offset, total - missing)]
+            body: dict[str, Any] = {
+                "totalRecords": total,
+                "count": len(page),
+                "resultTruncated": "true" if kind == "truncated" else "false",
+                "data": self._format(page, columns, result_format),
+                "facets": [],
+            }
+            return Response.json(200, body)
         if end_early:
-            page: list[dict[str, Any]] = []
+            page = []
             next_offset: int | None = offset
         else:
             page = rows[offset : offset + limit]
             next_offset = offset + len(page) if offset + len(page) < total else None
-        body: dict[str, Any] = {"totalRecords": total, "count": len(page), "resultTruncated": "false"}
+        body = {"totalRecords": total, "count": len(page), "resultTruncated": "false"}
         if next_offset is not None and not end_early and "id" not in columns:
             body["resultTruncated"] = "true"  # ARG cannot page a result without ids
         elif next_offset is not None:

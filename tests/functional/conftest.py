@@ -18,7 +18,7 @@ from typing import Any
 
 import azure.functions as func
 import pytest
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient
 
@@ -114,6 +114,14 @@ class App:
     def entities(self) -> list[dict[str, Any]]:
         service = TableServiceClient.from_connection_string(self.stack.storage_connection_string)
         return [dict(e) for e in service.get_table_client(self.table).list_entities()]
+
+    def dataflow_entities(self) -> list[dict[str, Any]]:
+        service = TableServiceClient.from_connection_string(self.stack.storage_connection_string)
+        table = service.get_table_client(self.env["DATAFLOWS_TABLE"])
+        try:
+            return [dict(e) for e in table.list_entities()]
+        except ResourceNotFoundError:  # no dataflow was ever recorded
+            return []
 
     def entity(self, namespace: str, sandbox: str = "prod", event_hub: str = "") -> dict[str, Any]:
         service = TableServiceClient.from_connection_string(self.stack.storage_connection_string)

@@ -279,6 +279,55 @@ def test_a_page_that_ends_early_then_paging_continues(graph: ResourceGraphStandI
     assert [p.count for p in pages] == [0, 2, 1]
 
 
+def test_a_truncated_answer_for_the_next_queries(graph: ResourceGraphStandIn, make_client: ClientFactory) -> None:
+    for name in ("ns-1", "ns-2", "ns-3", "ns-4"):
+        graph.add_namespace(name)
+    client = make_client()
+    graph.truncate_next(2, missing=2)
+    assert graph.thin_answers_pending == 2
+    for _ in range(2):
+        page = client.resources(request([SUB_A]))
+        assert page.result_truncated == "true" and page.skip_token is None
+        assert page.total_records == 4 and page.count == 2
+        assert _ids(page.data) == [ns["id"] for ns in graph.namespaces()][:2]
+    whole = client.resources(request([SUB_A]))  # the third query is whole again
+    assert whole.result_truncated == "false" and whole.count == whole.total_records == 4
+    assert graph.thin_answers_pending == 0
+
+    graph.page_size = 2  # truncated on a later page: rows from the asked offset on, less the missing
+    graph.truncate_next(after=1)
+    first = client.resources(request([SUB_A]))
+    assert first.result_truncated == "false" and first.skip_token and graph.thin_answers_pending == 1
+    later = client.resources(request([SUB_A], skip_token=first.skip_token))
+    assert later.result_truncated == "true" and later.skip_token is None
+    assert _ids(later.data) == _ids(graph.namespaces())[2:3]
+
+
+def test_a_short_answer_for_the_next_queries(graph: ResourceGraphStandIn, make_client: ClientFactory) -> None:
+    for name in ("ns-1", "ns-2", "ns-3"):
+        graph.add_namespace(name)
+    client = make_client()
+    graph.answer_short()
+    page = client.resources(request([SUB_A]))
+    assert page.result_truncated == "false" and page.skip_token is None
+    assert page.total_records == 3 and page.count == len(page.data) == 2  # does not add up
+    assert client.resources(request([SUB_A])).count == 3
+
+    graph.answer_short(missing=5)  # more missing than there are: an empty answer that counts 3
+    empty = client.resources(request([SUB_A], result_format="table"))
+    assert empty.total_records == 3 and empty.count == 0 and empty.data["rows"] == []
+    graph.clear()
+    graph.truncate_next()  # nothing to leave out: still marked truncated
+    none = client.resources(request([SUB_A]))
+    assert none.result_truncated == "true" and none.total_records == 0 and none.data == []
+    with pytest.raises(ValueError):
+        graph.answer_short(0)
+    with pytest.raises(ValueError):
+        graph.truncate_next(missing=0)
+    with pytest.raises(ValueError):
+        graph.truncate_next(after=-1)
+
+
 def test_a_bad_skip_token_is_400(graph: ResourceGraphStandIn, make_client: ClientFactory) -> None:
     for name in ("ns-1", "ns-2", "ns-3"):
         graph.add_namespace(name)
@@ -460,11 +509,13 @@ def test_inventory_control_and_reset(graph: ResourceGraphStandIn, make_client: C
     graph.deny_subscription(SUB_A)
     graph.page_size = 1
     graph.end_early_once()
+    graph.truncate_next()
+    graph.answer_short()
     graph.faults.add(Fault("POST", r"/resources", status=500, times=-1))
     requests.post(graph.base_url + RESOURCES_PATH, verify=str(graph.ca_bundle_path), timeout=TIMEOUT)
     graph.reset()
     assert graph.namespaces() == [] and graph.denied_subscriptions == [] and graph.page_size == MAX_PAGE_SIZE
-    assert len(graph.faults) == 0 and graph.requests == []
+    assert len(graph.faults) == 0 and graph.requests == [] and graph.thin_answers_pending == 0
     graph.add_namespace("ns-e")
     graph.add_namespace("ns-f")
     page = make_client(retry_total=0).resources(request([SUB_A]))

@@ -156,7 +156,7 @@ def test_gone_namespaces_are_reported_and_marked_only_when_asked(
     reconcile()  # seen in a managed subscription: from now on it can be called gone
     app.stack.resource_graph.remove_namespace("contoso-vanished", subscription_id=SUB_A)
     reconcile()
-    assert "no longer exist" not in caplog.text  # created just now: Resource Graph may not list it yet
+    assert "no longer exist" not in caplog.text  # created just now: within RECONCILE_GONE_GRACE_SECONDS
     age_records(app, seconds=3600)
     reconcile()
     assert body(app.get("contoso-vanished"))["state"] == "ready" and "no longer exist" in caplog.text
