@@ -1085,6 +1085,57 @@ NOTES = [
 ]
 
 
+#: Issue 23's figures before the work (main at 944e7b6, from the issue), by the start of the row they compare with.
+ISSUE_23_BEFORE: tuple[tuple[str, str, str], ...] = (
+    (
+        "Cold start as deployed (read-only package with its bytecode), telemetry off",
+        "Cold start as deployed, telemetry off (ratio)",
+        "1.12 (360 vs 320 ms; read-only bind mount, no shipped bytecode, 26 paired rounds)",
+    ),
+    (
+        "Cold start as deployed, telemetry on",
+        "Cold start as deployed, telemetry on, against a baseline configuring the same distro (ratio)",
+        "1.10 (486 vs 446 ms); the old row compared with a baseline without telemetry (1.48)",
+    ),
+    (
+        "Dataflow of a new namespace from the POST /api/dataflows",
+        "New namespace's dataflow, request to ready, 300 ms per Adobe call (ratio)",
+        "1.47 (1.90 s warm against 1.29 s with the independent calls overlapped)",
+    ),
+    (
+        "Dataflow of a new namespace from the eventhubs/write event",
+        "The same from the eventhubs/write event (ratio)",
+        "not measured",
+    ),
+    (
+        "Warm create: mean per invocation",
+        "Warm create, mean per invocation (ratio)",
+        "1.22 (against a baseline skipping the table read before the claim)",
+    ),
+    (
+        "Burst of 24 concurrent creates",
+        "Burst of 24 creates against 5/s: POSTs per create (429s; other than 201)",
+        "2.92 (70 POSTs, 46 answered 429)",
+    ),
+    (
+        "Burst of 32 concurrent creates",
+        "Burst of 32 creates against 5/s: POSTs per create (429s; other than 201)",
+        "2 answered 503 after using all their attempts",
+    ),
+)
+
+
+def issue_comparison(rows: list[Row]) -> list[tuple[str, str, str, str]]:
+    """(figure, before, after, target) for each of issue 23's rows this run measured."""
+    found = []
+    for start, label, before in ISSUE_23_BEFORE:
+        row = next((r for r in rows if r.figure.startswith(start)), None)
+        if row is not None:
+            after = row.ratio if row.gate == "soft" else row.function
+            found.append((label, before, f"{after} ({row.result})" if row.result else after, row.target))
+    return found
+
+
 PHASES = ("cold", "warm", "dataflows", "latency", "scale", "burst", "lifetimes", "memory")
 
 
@@ -1179,6 +1230,7 @@ def run(argv: list[str] | None) -> int:
             seconds=seconds,
             command=command,
             load=(load_before, os.getloadavg()[0]),
+            comparison=issue_comparison(rows),
         )
         print(f"\nWrote {RESULTS.relative_to(ROOT)}")
     if failed_exact or (args.strict and failed_soft):
