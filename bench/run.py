@@ -1,7 +1,7 @@
 """`make bench` / `make bench-smoke`: the function path against the baseline, side by side, one run.
 
-    python -m bench.run            # full run (< 5 min): prints the table, writes bench/RESULTS.md
-    python -m bench.run --smoke    # a few iterations of everything (CI), writes nothing
+    python -m bench.run            # full run (about 6 min): prints the table, writes bench/RESULTS.md
+    python -m bench.run --smoke    # a few iterations of everything (CI, under a minute), writes nothing
     python -m bench.run --strict   # also fail when a timing or memory target is missed
 
 The local stack (Azurite and the loopback stand-ins) runs in this process; every measured worker,
@@ -1053,7 +1053,8 @@ class Bench:
 
 NOTES = [
     "Local stack: Azurite (in-memory) and loopback stand-ins for managed identity, Key Vault (HTTPS) and Adobe "
-    "IMS/Flow Service, all with zero added latency (the stand-ins set TCP_NODELAY). The stand-ins run "
+    "IMS/Flow Service, with zero added latency unless a row says otherwise (reconcile at scale, dataflow latency; "
+    "the stand-ins set TCP_NODELAY). The stand-ins run "
     "in the benchmark's own process; each measured worker is a separate child process with the same environment.",
     "Function path: `create_connection_http` found as the host indexes it (`function_app.app.get_functions()`, "
     "like devstack.host; devstack itself is not imported into the workers), called with a real `func.HttpRequest` "
