@@ -409,6 +409,12 @@ class BaselineDriver:
     def dataflow(self, request: Any) -> int:
         return int(self.baseline.dataflow(request).status_code)
 
+    def hub_event_request(self, namespace: str) -> Any:
+        raise NotImplementedError("the baseline has no Event Grid path (the latency row compares with the ideal)")
+
+    def hub_event(self, event: Any) -> int:
+        raise NotImplementedError("the baseline has no Event Grid path")
+
     def counters(self) -> dict[str, int]:
         return dict(self.baseline.counts)
 

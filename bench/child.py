@@ -49,6 +49,14 @@ class Driver(Protocol):
         """Create (or return) one dataflow; the HTTP status."""
         ...
 
+    def hub_event_request(self, namespace: str) -> Any:
+        """The Event Grid event of the namespace's new event hub `clicks` (eventhubs/write)."""
+        ...
+
+    def hub_event(self, event: Any) -> int:
+        """Deliver that event; 204 when the invocation returned (the parent checks the record is `ready`)."""
+        ...
+
     def counters(self) -> dict[str, int]:
         """Round trips made so far, by kind (table_ops, kv_reads, flow_calls, ims_calls)."""
         ...
@@ -87,6 +95,38 @@ def dataflow_request(namespace: str) -> Any:
         params={},
         route_params={},
         body=json.dumps(body).encode(),
+    )
+
+
+BENCH_SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+
+
+def hub_event(namespace: str) -> Any:
+    """The `func.EventGridEvent` the host would pass for `Microsoft.EventHub/namespaces/eventhubs/write` of the
+    event hub `clicks` of `namespace` (ResourceWriteSuccess, Event Grid schema)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    import azure.functions as func
+
+    subscription = (os.environ.get("AZURE_SUBSCRIPTION_IDS") or BENCH_SUBSCRIPTION).split(",")[0].strip()
+    namespace_id = (
+        f"/subscriptions/{subscription}/resourcegroups/rg-bench/providers/Microsoft.EventHub/namespaces/{namespace}"
+    )
+    hub_id = f"{namespace_id}/eventhubs/clicks"
+    return func.EventGridEvent(
+        id=str(uuid.uuid4()),
+        data={
+            "operationName": "Microsoft.EventHub/namespaces/eventhubs/write",
+            "resourceUri": hub_id,
+            "status": "Succeeded",
+            "subscriptionId": subscription,
+        },
+        topic=f"/subscriptions/{subscription}/resourceGroups/rg-bench",
+        subject=hub_id,
+        event_type="Microsoft.Resources.ResourceWriteSuccess",
+        event_time=datetime.now(UTC),
+        data_version="2",
     )
 
 
@@ -206,6 +246,8 @@ def serve(driver: Driver) -> int:
                     reply = _timed(driver, call, command["namespaces"])
             elif name == "dataflow":
                 reply = _timed(driver, driver.dataflow, command["namespaces"], driver.dataflow_request)
+            elif name == "hub_event":
+                reply = _timed(driver, driver.hub_event, command["namespaces"], driver.hub_event_request)
             elif name == "threads":
                 reply = _threaded(driver, command["namespaces"], int(command["threads"]))
             elif name == "stats":

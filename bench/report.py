@@ -98,6 +98,25 @@ def machine() -> dict[str, str]:
     }
 
 
+def _comparison(comparison: list[tuple[str, str, str, str]]) -> list[str]:
+    """Issue 23's rows before the work (the issue's own figures) and in this run."""
+    if not comparison:
+        return []
+    return [
+        "## Before and after (issue 23)",
+        "",
+        "Before: the issue's figures (main at 944e7b6); after: this run (see the table above for the full rows).",
+        "",
+        "| Figure | Before | After | Target |",
+        "|---|---|---|---|",
+        *[f"| {figure} | {before} | {after} | {target} |" for figure, before, after, target in comparison],
+        "",
+        "The issue's health row (the health pass over 1,000 dataflows against its ideal, <= 1.25) is not measured "
+        "by this benchmark yet.",
+        "",
+    ]
+
+
 def _run(args: list[str]) -> str:
     try:
         return subprocess.run(args, capture_output=True, text=True, timeout=10, check=False).stdout.strip() or "?"
@@ -114,6 +133,7 @@ def write_results(
     seconds: float,
     command: str,
     load: tuple[float, float],
+    comparison: list[tuple[str, str, str, str]] | None = None,
 ) -> None:
     """bench/RESULTS.md: when, where, how to reproduce, the table, the summary and the notes."""
     info = machine()
@@ -141,6 +161,7 @@ def write_results(
         "",
         render_table(rows, markdown=True),
         "",
+        *_comparison(comparison or []),
         "## Summary",
         "",
         *[f"- {line}" for line in summary],

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.child import cold_main, dataflow_request, http_request, serve
+from bench.child import cold_main, dataflow_request, http_request, hub_event, serve
 
 FUNCTION = "create_connection_http"
 
@@ -53,6 +53,7 @@ class FunctionDriver:
     def __init__(self) -> None:
         self._function: Callable[[Any], Any] | None = None
         self._dataflow: Callable[[Any], Any] | None = None
+        self._hub_event: Callable[[Any], Any] | None = None
 
     def setup(self, namespace: str) -> int:
         self._function = indexed_function()
@@ -75,6 +76,15 @@ class FunctionDriver:
         if self._dataflow is None:
             self._dataflow = indexed_function("create_dataflow_http")
         return int(self._dataflow(request).status_code)
+
+    def hub_event_request(self, namespace: str) -> Any:
+        return hub_event(namespace)
+
+    def hub_event(self, event: Any) -> int:
+        if self._hub_event is None:
+            self._hub_event = indexed_function("on_namespace_event")
+        self._hub_event(event)  # an Event Grid trigger returns nothing; a failure raises
+        return 204
 
     def counters(self) -> dict[str, int]:
         from shared.runtime import get_runtime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -105,6 +106,10 @@ class AdobeApi(Protocol):
         """Read the sandbox's connection spec again next time (Adobe said an auth spec is unknown)."""
         ...
 
+    def prefetch_auth_specs(self, sandbox: str, deadline: Deadline) -> None:
+        """Start reading the sandbox's connection spec in the background (when not cached); never raises."""
+        ...
+
     def get_connection(self, sandbox: str, connection_id: str, deadline: Deadline) -> AdobeConnection | None:
         """The connection by id, or None."""
         ...
@@ -169,6 +174,7 @@ class AdobeClient:
         self._catalog_url = platform_url + CATALOG_PATH
         self._monotonic = monotonic
         self._specs: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._reading: dict[str, threading.Event] = {}  # sandboxes whose spec is being read, set when done
         self._spec_lock = threading.Lock()
 
     @property
@@ -365,18 +371,81 @@ class AdobeClient:
     def auth_spec_name(self, sandbox: str, documented: str, params: Iterable[str], deadline: Deadline) -> str:
         """The auth spec name Flow Service uses today in this sandbox for these params (best effort).
 
-        The spec is read once an hour per sandbox with a third of the remaining budget; a failed
-        read falls back to the documented names for at most a minute, in that sandbox only.
+        The spec is read once an hour per sandbox with a third of the remaining budget (a read already under way,
+        a prefetch's, is joined for at most that long); a failed read falls back to the documented names for at
+        most a minute, in that sandbox only.
         """
+        return choose_auth_spec(self._spec_document(sandbox, deadline), params, documented)
+
+    def prefetch_auth_specs(self, sandbox: str, deadline: Deadline) -> None:
+        """Start reading the sandbox's connection spec in the background, unless a fresh read is cached or one is
+        under way: a create's `auth_spec_name` then joins it instead of reading after its other reads (off the
+        critical path of a worker's first create). Failures count as in `auth_spec_name`; none is raised here."""
         with self._spec_lock:
-            cached = self._specs.get(sandbox)
-            if cached is None or self._monotonic() >= cached[0]:
-                document = self._read_spec(sandbox, deadline.share(1 / 3))
-                ttl = SPEC_TTL_SECONDS if document is not None else SPEC_RETRY_SECONDS
-                cached = (self._monotonic() + ttl, document)
-                self._specs[sandbox] = cached
-                self._prune_specs()
-        return choose_auth_spec(cached[1], params, documented)
+            if self._fresh_spec(sandbox) is not None or sandbox in self._reading:
+                return
+            reading = self._reading[sandbox] = threading.Event()
+        share = deadline.share(1 / 3)
+        context = contextvars.copy_context()  # the invocation's telemetry span and log context go along
+        thread = threading.Thread(
+            target=context.run, args=(self._prefetch, sandbox, share, reading), name="auth-spec-prefetch", daemon=True
+        )
+        try:
+            thread.start()
+        except RuntimeError:  # no thread to be had (interpreter shutting down): the create reads it itself
+            self._finish_read(sandbox, reading, None)
+
+    def _prefetch(self, sandbox: str, deadline: Deadline, reading: threading.Event) -> None:
+        try:
+            document = self._read_spec(sandbox, deadline)
+        except Exception as err:  # IMS refused, a configuration problem: the create reads again and reports it
+            log.info("prefetching the connection spec of sandbox %s failed (%s)", sandbox, type(err).__name__)
+            self._finish_read(sandbox, reading, None)
+            return
+        self._finish_read(sandbox, reading, (document,))
+
+    def _spec_document(self, sandbox: str, deadline: Deadline) -> dict[str, Any] | None:
+        """The sandbox's cached connection spec; read now (or joined while another thread reads it) when stale."""
+        share = deadline.share(1 / 3)
+        while True:
+            with self._spec_lock:
+                cached = self._fresh_spec(sandbox)
+                if cached is not None:
+                    return cached[1]
+                reading = self._reading.get(sandbox)
+                if reading is None:
+                    reading = self._reading[sandbox] = threading.Event()
+                    break
+            # Another thread reads it: wait for its answer (within this call's share), then look again. A read that
+            # ended without an answer (IMS refused) leaves nothing cached: this call then reads it itself.
+            # (A budget of 0 means one attempt per call: the other read's own attempt bounds the wait.)
+            if not reading.wait(timeout=share.remaining() or (0.0 if share.expired() else None)):
+                log.warning("the connection spec of sandbox %s is still being read; using documented names", sandbox)
+                return None
+        try:
+            document = self._read_spec(sandbox, share)
+        except BaseException:
+            self._finish_read(sandbox, reading, None)
+            raise
+        self._finish_read(sandbox, reading, (document,))
+        return document
+
+    def _finish_read(self, sandbox: str, reading: threading.Event, answer: tuple[dict[str, Any] | None] | None) -> None:
+        """Cache a read's answer (a document, or None for a failed read: documented names for a minute); `answer`
+        None means the read ended without one (nothing cached). Then wake whoever waits for it."""
+        with self._spec_lock:
+            if self._reading.get(sandbox) is reading:
+                del self._reading[sandbox]
+                if answer is not None:
+                    ttl = SPEC_TTL_SECONDS if answer[0] is not None else SPEC_RETRY_SECONDS
+                    self._specs[sandbox] = (self._monotonic() + ttl, answer[0])
+                    self._prune_specs()
+        reading.set()
+
+    def _fresh_spec(self, sandbox: str) -> tuple[float, dict[str, Any] | None] | None:
+        """The sandbox's cached read while it lasts (under the lock)."""
+        cached = self._specs.get(sandbox)
+        return cached if cached is not None and self._monotonic() < cached[0] else None
 
     def _prune_specs(self) -> None:
         """Drop expired spec reads, then those expiring first beyond MAX_CACHED_SPECS (under the lock)."""
@@ -389,6 +458,7 @@ class AdobeClient:
     def forget_auth_specs(self, sandbox: str) -> None:
         with self._spec_lock:
             self._specs.pop(sandbox, None)
+            self._reading.pop(sandbox, None)  # a read under way may bring the old names: it is not cached
 
     def _read_spec(self, sandbox: str, deadline: Deadline) -> dict[str, Any] | None:
         try:

@@ -7,8 +7,10 @@
 - After a 429, calls of that kind wait until the time Adobe gave; then they leave one by one, each in its
   own slot, spaced by an estimate of the rate Adobe allowed (this worker's calls of that kind accepted in
   the last second), instead of all at once to find the limit again (a stampede: most of them 429 again,
-  and a few lose every round until their attempts run out). A paced call refused again doubles the spacing.
-  Pacing ends when a slot goes unused.
+  and a few lose every round until their attempts run out). A paced call refused again spaces them anew by
+  the calls accepted in the last second (what this worker got of the limit, other workers' share left out),
+  not by doubling: doubled at every refusal, a steady flow (whose slots are never unused) would fall to a
+  fraction of the limit for good. Pacing ends when a slot goes unused.
 """
 
 from __future__ import annotations
@@ -129,13 +131,15 @@ class Throttle:
         with self._lock:
             now = self._monotonic()
             state = self._kinds.setdefault(kind, _Kind())
-            if not self._paced(state, now):  # the first 429 of a burst: pace at the rate accepted lately
+            paced = self._paced(state, now)
+            if not paced or sent_at >= state.since:
+                # The first 429 of a burst, or a paced call refused (too fast, or other workers share the limit):
+                # pace at the rate Adobe accepted lately. (A call sent before the first 429 came back says nothing
+                # of the pace.)
                 recent = state.accepted_since(now - RATE_WINDOW)
                 state.interval = min(self._slowest, RATE_WINDOW / max(1, recent))
+            if not paced:
                 state.since, state.next_slot = now, 0.0
-            elif sent_at >= state.since:  # a paced call refused: too fast, or other workers share the limit
-                state.interval = min(self._slowest, state.interval * 2)
-            # else: sent before the first 429 came back; it says nothing of the pace
             state.refusals += 1
             until = now + wait
             if until > state.resume:

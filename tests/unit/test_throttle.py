@@ -87,16 +87,29 @@ def test_jitter_shifts_the_first_slot_within_one_interval() -> None:
     assert [send(t, time) for _ in range(3)] == pytest.approx([1.1, 1.3, 1.5])
 
 
-def test_a_paced_call_refused_again_doubles_the_interval_an_earlier_one_does_not() -> None:
+def test_a_paced_call_refused_again_is_paced_by_what_adobe_accepted_since_an_earlier_one_is_not() -> None:
     time = FakeTime()
     t = throttle(time)
     burst_refused(t, time, accepted=5)
     t.refused(CREATE, 1.0, sent_at=-0.01)  # sent before the first 429 came back: the pace stands
     assert send(t, time) == pytest.approx(1.0)
     assert t.wait(CREATE, Deadline(time.monotonic, 40)) == 0 and time.t == pytest.approx(1.2)
-    t.refused(CREATE, 1.0, sent_at=time.t)  # a paced call refused: slower from now on
+    t.refused(CREATE, 1.0, sent_at=time.t)  # a paced call refused: one call accepted in the last second
     t.release(CREATE)
-    assert [send(t, time) for _ in range(3)] == pytest.approx([2.2, 2.6, 3.0])
+    assert [send(t, time) for _ in range(3)] == pytest.approx([2.2, 3.2, 4.2])
+
+
+def test_a_steady_flow_refused_while_paced_keeps_the_rate_adobe_accepts() -> None:
+    """Paced at 0.2 s, a refusal after 5 calls accepted in the last second keeps 0.2 s: the flow is not slowed
+    for good (its slots are never unused, so the pacing never ends by itself)."""
+    time = FakeTime()
+    t = throttle(time)
+    burst_refused(t, time, accepted=5)
+    assert [send(t, time) for _ in range(6)] == pytest.approx([1.0, 1.2, 1.4, 1.6, 1.8, 2.0])
+    assert t.wait(CREATE, Deadline(time.monotonic, 40)) == 0 and time.t == pytest.approx(2.2)
+    t.refused(CREATE, 1.0, sent_at=time.t)
+    t.release(CREATE)
+    assert [send(t, time) for _ in range(4)] == pytest.approx([3.2, 3.4, 3.6, 3.8])
 
 
 def test_a_waiter_whose_slot_came_before_a_newer_429_waits_for_it() -> None:
