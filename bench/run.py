@@ -718,6 +718,7 @@ class Bench:
             status = record.health.status.value if record.health is not None else "unchecked"
             counts[status] = counts.get(status, 0) + 1
         return counts
+
     # -- 2e. a dataflow's time to ready when every call takes as long as in Azure -----------------
 
     def latency(self) -> None:
