@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Final, TypeVar
 
 from .errors import DependencyUnavailable
+from .logs import log
 
 RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -178,22 +179,32 @@ class Retrier:
                 if result.failure is None and result.status not in RETRYABLE_STATUSES:
                     return value
                 raise unavailable(dependency, result, attempt, decision.delay)
+            log.info(
+                "%s: %s on attempt %d; retrying in %.1f s (%.0f s of the budget left)",
+                dependency,
+                _describe(result),
+                attempt,
+                decision.delay,
+                deadline.remaining(),
+            )
             self.sleep(decision.delay)
             if before_retry is not None:
                 before_retry(decision)
 
 
+def _describe(result: CallResult) -> str:
+    if result.status is not None:
+        return f"HTTP {result.status}"
+    return (
+        "no response (connection failed)"
+        if result.failure is Failure.NOT_SENT
+        else "no response (timed out or dropped)"
+    )
+
+
 def unavailable(dependency: str, result: CallResult, attempts: int, delay: float) -> DependencyUnavailable:
     """The error after giving up; Retry-After is the last delay asked for (at least a few seconds)."""
-    what = (
-        f"HTTP {result.status}"
-        if result.status is not None
-        else (
-            "no response (connection failed)"
-            if result.failure is Failure.NOT_SENT
-            else "no response (timed out or dropped)"
-        )
-    )
+    what = _describe(result)
     err = DependencyUnavailable(
         f"{dependency} is unavailable: {what} after {attempts} attempt{'s' if attempts != 1 else ''}.",
         dependency=dependency,

@@ -80,3 +80,15 @@ def test_loop_gives_up_with_503_and_retry_after() -> None:
     assert caught.value.retry_after is not None and caught.value.retry_after >= 5
     assert len(time.sleeps) == 4
     assert time.t < 60
+
+
+def test_each_retry_says_what_failed_and_when_it_tries_again(caplog: pytest.LogCaptureFixture) -> None:
+    """No silent waits (issue 22, item 4): one INFO line per retry (`--verbose` shows them in the CLI)."""
+    time = FakeTime()
+    results = iter([CallResult(failure=Failure.NOT_SENT), CallResult(status=503), CallResult(status=200)])
+    with caplog.at_level("INFO", logger="eventhubs_connector"):
+        retrier(time).call(lambda: (next(results), "ok"), dependency="Adobe", deadline=Deadline(time.monotonic, 60))
+    lines = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(lines) == 2
+    assert lines[0].startswith("Adobe: no response (connection failed) on attempt 1; retrying in 0.5 s")
+    assert "HTTP 503 on attempt 2" in lines[1]
