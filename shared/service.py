@@ -146,7 +146,6 @@ class ConnectionService:
             self.secrets.invalidate(self.settings.aad_secret_name(request.namespace))
         try:
             load_adobe_credentials(self.secrets, self.settings, deadline)
-            self.adobe.prefetch_auth_specs(request.sandbox, deadline)  # read beside the namespace's secret
             auth = namespace_auth(self.secrets, self.settings, request, deadline)
             if auth.event_hub != request.event_hub:  # the secret is scoped to one event hub (EntityPath)
                 self._forget_unscoped(stored)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -104,10 +103,6 @@ class AdobeApi(Protocol):
 
     def forget_auth_specs(self, sandbox: str) -> None:
         """Read the sandbox's connection spec again next time (Adobe said an auth spec is unknown)."""
-        ...
-
-    def prefetch_auth_specs(self, sandbox: str, deadline: Deadline) -> None:
-        """Start reading the sandbox's connection spec in the background (when not cached); never raises."""
         ...
 
     def get_connection(self, sandbox: str, connection_id: str, deadline: Deadline) -> AdobeConnection | None:
@@ -372,37 +367,10 @@ class AdobeClient:
         """The auth spec name Flow Service uses today in this sandbox for these params (best effort).
 
         The spec is read once an hour per sandbox with a third of the remaining budget (a read already under way,
-        a prefetch's, is joined for at most that long); a failed read falls back to the documented names for at
+        another create's, is joined for at most that long); a failed read falls back to the documented names for at
         most a minute, in that sandbox only.
         """
         return choose_auth_spec(self._spec_document(sandbox, deadline), params, documented)
-
-    def prefetch_auth_specs(self, sandbox: str, deadline: Deadline) -> None:
-        """Start reading the sandbox's connection spec in the background, unless a fresh read is cached or one is
-        under way: a create's `auth_spec_name` then joins it instead of reading after its other reads (off the
-        critical path of a worker's first create). Failures count as in `auth_spec_name`; none is raised here."""
-        with self._spec_lock:
-            if self._fresh_spec(sandbox) is not None or sandbox in self._reading:
-                return
-            reading = self._reading[sandbox] = threading.Event()
-        share = deadline.share(1 / 3)
-        context = contextvars.copy_context()  # the invocation's telemetry span and log context go along
-        thread = threading.Thread(
-            target=context.run, args=(self._prefetch, sandbox, share, reading), name="auth-spec-prefetch", daemon=True
-        )
-        try:
-            thread.start()
-        except RuntimeError:  # no thread to be had (interpreter shutting down): the create reads it itself
-            self._finish_read(sandbox, reading, None)
-
-    def _prefetch(self, sandbox: str, deadline: Deadline, reading: threading.Event) -> None:
-        try:
-            document = self._read_spec(sandbox, deadline)
-        except Exception as err:  # IMS refused, a configuration problem: the create reads again and reports it
-            log.info("prefetching the connection spec of sandbox %s failed (%s)", sandbox, type(err).__name__)
-            self._finish_read(sandbox, reading, None)
-            return
-        self._finish_read(sandbox, reading, (document,))
 
     def _spec_document(self, sandbox: str, deadline: Deadline) -> dict[str, Any] | None:
         """The sandbox's cached connection spec; read now (or joined while another thread reads it) when stale."""

@@ -240,9 +240,6 @@ class FakeAdobe:
     def forget_auth_specs(self, sandbox: str) -> None:
         return None
 
-    def prefetch_auth_specs(self, sandbox: str, deadline: Deadline) -> None:
-        return None
-
     def get_connection(self, sandbox: str, connection_id: str, deadline: Deadline) -> AdobeConnection | None:
         self.calls += 1
         if self.fail_gets:

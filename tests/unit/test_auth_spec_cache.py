@@ -1,18 +1,15 @@
 """The per-sandbox auth-spec cache of the Flow Service client: pruned (expired reads dropped, size bounded), one read
-per sandbox at a time (a read under way, a prefetch's, is joined)."""
+per sandbox at a time (a read under way, another create's, is joined)."""
 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
-import pytest
 import requests
 
 from shared.adobe.client import MAX_CACHED_SPECS, SPEC_RETRY_SECONDS, SPEC_TTL_SECONDS
 from shared.credentials import SAS_SPEC
-from shared.errors import AdobeAuthenticationFailed
 from shared.retry import Deadline
 from tests.unit.fakes import FakeTime
 from tests.unit.test_adobe_errors import TOKEN, ScriptedSession, client, reply
@@ -43,7 +40,7 @@ def test_expired_spec_reads_are_dropped_and_the_cache_is_bounded() -> None:
     assert list(adobe._specs) == ["prod"]  # every expired read went
 
 
-# -- a read under way is joined; a prefetch takes the read off the create's path ----------------------------------
+# -- a read under way is joined, not repeated ------------------------------------------------------------------
 
 RENAMED = "Basic Authentication for Event Hubs"
 RENAMED_SPEC = {"items": [{"authSpec": [{"name": RENAMED, "spec": {"properties": {"sasKey": {}, "sasKeyName": {}}}}]}]}
@@ -65,52 +62,39 @@ class GatedSession(ScriptedSession):
         return super().request(method, url, **kwargs)
 
 
-def test_a_prefetch_reads_the_spec_once_and_the_create_uses_its_answer() -> None:
+def in_background(adobe: Any, sandbox: str, clock: FakeTime) -> tuple[threading.Thread, list[str]]:
+    """Another create of the worker asking for the sandbox's auth spec."""
+    answer: list[str] = []
+    thread = threading.Thread(
+        target=lambda: answer.append(adobe.auth_spec_name(sandbox, SAS_SPEC, PARAMS, Deadline(clock.monotonic, 30)))
+    )
+    thread.start()
+    return thread, answer
+
+
+def test_a_read_under_way_is_joined_and_its_answer_used() -> None:
     clock = FakeTime()
     session = GatedSession(token=[reply(200, TOKEN)], other=[reply(200, RENAMED_SPEC)])
     adobe = client(session, clock)
-    adobe.prefetch_auth_specs("prod", Deadline(clock.monotonic, 30))
-    assert session.spec_reads_started.acquire(timeout=5)  # under way in the background
-    adobe.prefetch_auth_specs("prod", Deadline(clock.monotonic, 30))  # one read under way is enough
-    answer: list[str] = []
-    waiter = threading.Thread(
-        target=lambda: answer.append(adobe.auth_spec_name("prod", SAS_SPEC, PARAMS, Deadline(clock.monotonic, 30)))
-    )
-    waiter.start()
-    waiter.join(0.2)
-    assert waiter.is_alive() and not answer  # the create waits for the read under way instead of reading again
+    first, first_answer = in_background(adobe, "prod", clock)
+    assert session.spec_reads_started.acquire(timeout=5)  # under way
+    second, second_answer = in_background(adobe, "prod", clock)
+    second.join(0.2)
+    assert second.is_alive() and not second_answer  # waits for the read under way instead of reading again
     session.gate.set()
-    waiter.join(5)
-    assert answer == [RENAMED]
-    assert session.count("other") == 1
-    adobe.prefetch_auth_specs("prod", Deadline(clock.monotonic, 30))  # cached: nothing to do
-    assert adobe.auth_spec_name("prod", SAS_SPEC, PARAMS, Deadline(clock.monotonic, 30)) == RENAMED
+    first.join(5)
+    second.join(5)
+    assert first_answer == second_answer == [RENAMED]
     assert session.count("other") == 1
 
 
-def test_a_prefetch_refused_by_ims_leaves_nothing_cached_and_the_create_reports_it() -> None:
-    clock = FakeTime()
-    refused = reply(400, {"error": "invalid_client", "error_description": "bad client"})
-    session = ScriptedSession(token=[refused], other=[reply(200, SPEC)])
-    adobe = client(session, clock)
-    adobe.prefetch_auth_specs("prod", Deadline(clock.monotonic, 30))
-    for _ in range(200):
-        if "prod" not in adobe._reading:
-            break
-        time.sleep(0.01)
-    assert "prod" not in adobe._reading and "prod" not in adobe._specs
-    with pytest.raises(AdobeAuthenticationFailed):
-        adobe.auth_spec_name("prod", SAS_SPEC, PARAMS, Deadline(clock.monotonic, 30))
-    assert session.count("other") == 0 and session.count("token") == 2
-
-
-def test_a_failed_prefetch_falls_back_to_documented_names_for_a_minute_in_that_sandbox_only() -> None:
+def test_a_failed_read_falls_back_to_documented_names_for_a_minute_in_that_sandbox_only() -> None:
     clock = FakeTime()
     missing = reply(404, {"error_code": "1400-404", "message": "no such spec"})
     session = ScriptedSession(token=[reply(200, TOKEN)], other=[missing, reply(200, RENAMED_SPEC)])
     adobe = client(session, clock)
-    adobe.prefetch_auth_specs("dev", Deadline(clock.monotonic, 30))
-    assert adobe.auth_spec_name("dev", SAS_SPEC, PARAMS, Deadline(clock.monotonic, 30)) == SAS_SPEC  # joined
+    assert adobe.auth_spec_name("dev", SAS_SPEC, PARAMS, Deadline(clock.monotonic, 30)) == SAS_SPEC
+    assert adobe.auth_spec_name("dev", SAS_SPEC, PARAMS, Deadline(clock.monotonic, 30)) == SAS_SPEC  # cached
     assert session.count("other") == 1
     assert adobe.auth_spec_name("prod", SAS_SPEC, PARAMS, Deadline(clock.monotonic, 30)) == RENAMED
     clock.advance(SPEC_RETRY_SECONDS + 1)
@@ -122,12 +106,11 @@ def test_a_read_under_way_when_the_spec_is_forgotten_is_not_cached() -> None:
     clock = FakeTime()
     session = GatedSession(token=[reply(200, TOKEN)], other=[reply(200, SPEC), reply(200, RENAMED_SPEC)])
     adobe = client(session, clock)
-    adobe.prefetch_auth_specs("prod", Deadline(clock.monotonic, 30))
+    first, _ = in_background(adobe, "prod", clock)
     assert session.spec_reads_started.acquire(timeout=5)
-    under_way = adobe._reading["prod"]
     adobe.forget_auth_specs("prod")  # Adobe answered 1415-400 meanwhile: the names the read brings may be stale
     session.gate.set()
-    assert under_way.wait(5)  # the old read ended (with SPEC)
+    first.join(5)  # the old read ended (with SPEC)
     assert "prod" not in adobe._specs
     assert adobe.auth_spec_name("prod", SAS_SPEC, PARAMS, Deadline(clock.monotonic, 30)) == RENAMED
     assert session.count("other") == 2
