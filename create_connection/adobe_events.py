@@ -8,7 +8,6 @@ import azure.functions as func
 
 from shared.credentials import load_adobe_credentials
 from shared.errors import ConnectorError, PayloadTooLarge, SignatureInvalid
-from shared.ioevents import MAX_BODY_BYTES, parse_delivery
 from shared.logs import log
 from shared.retry import Deadline
 from shared.runtime import get_runtime
@@ -31,6 +30,8 @@ def deliver(req: func.HttpRequest) -> func.HttpResponse:
     what = "adobe event"
     try:
         raw = req.get_body() or b""
+        from shared.ioevents import MAX_BODY_BYTES, parse_delivery  # on first delivery: no cold-start cost
+
         if len(raw) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"The delivery is {len(raw)} bytes; the limit is {MAX_BODY_BYTES} bytes.")
         runtime = get_runtime()

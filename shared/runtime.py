@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import telemetry
 from .adobe import AdobeClient
@@ -19,15 +19,17 @@ from .clock import Clock
 from .credentials import forget_adobe_credentials, load_adobe_credentials
 from .dataflow_records import DataflowRecord, dataflow_store
 from .dataflows import DataflowService
-from .health import HealthChecker
 from .inventory import ResourceGraphInventory
-from .ioevents import IOEventsVerifier
 from .models import ConnectionRecord
 from .notifications import CountedEvents, EventPublisher, NoEvents, QueueEventPublisher
 from .reconcile import Reconciler
 from .records import TableRecordStore, connection_store, storage_errors
 from .requestqueue import REQUESTS_QUEUE, RequestQueue
 from .retry import Deadline, Retrier, RetryPolicy
+
+if TYPE_CHECKING:  # built on first use: a worker that never checks health does not import them
+    from .health import HealthChecker
+    from .ioevents import IOEventsVerifier
 from .rotation import SecretEvents
 from .secrets import KeyVaultSecrets
 from .service import ConnectionService
@@ -92,6 +94,7 @@ class Runtime:
 
 def _health_checker(runtime: Runtime) -> HealthChecker:
     from .adobe.runs import FlowMonitor
+    from .health import HealthChecker
     from .hubmetrics import MonitorHubTraffic, monitor_client
 
     settings = runtime.settings
@@ -129,6 +132,8 @@ def _health_checker(runtime: Runtime) -> HealthChecker:
 
 def _io_events_verifier(settings: Settings) -> IOEventsVerifier:
     import requests
+
+    from .ioevents import IOEventsVerifier
 
     session = requests.Session()
     session.trust_env = False
