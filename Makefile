@@ -59,11 +59,12 @@ demo: install
 # Lint once, then the whole suite on each supported Python (both run, even after a failure), then one
 # summary of both: pytest's closing line of each Python, and the status of the two together.
 test: lint
-	@rc=0; \
-	$(MAKE) --no-print-directory test-311 2>&1 | tee $(VENV)/.test.log || rc=1; \
-	$(MAKE) --no-print-directory test-313 2>&1 | tee $(VENV_313)/.test.log || rc=1; \
-	for log in "3.11 $(VENV)/.test.log" "3.13 $(VENV_313)/.test.log"; do set -- $$log; \
-	  echo ">> Python $$1: $$(grep -E '[0-9]+ (passed|failed|errors?)( |,|$$)' $$2 2>/dev/null | tail -n 1 || true)"; done; \
+	@rc=0; logs=$$(mktemp -d); \
+	$(MAKE) --no-print-directory test-311 2>&1 | tee $$logs/3.11.log || rc=1; \
+	$(MAKE) --no-print-directory test-313 2>&1 | tee $$logs/3.13.log || rc=1; \
+	for python in 3.11 3.13; do \
+	  echo ">> Python $$python: $$(grep -E '[0-9]+ (passed|failed|errors?)( |,|$$)' $$logs/$$python.log | tail -n 1 || true)"; done; \
+	rm -rf $$logs; \
 	if [ $$rc -eq 0 ]; then echo ">> make test: both Pythons passed"; else echo ">> make test: FAILED (see above)"; fi; \
 	exit $$rc
 
