@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from .errors import ConnectorError
 from .logs import log
 from .models import ConnectionRecord, State
-from .records import StoredRecord, WriteConflict
 from .service import ConnectionService, Source
 
 if TYPE_CHECKING:
@@ -81,12 +80,6 @@ class SecretEvents:
         log.info("secret event for %s in state %s: nothing to do", record.key, record.state.value)
         return 0
 
-    def _save(self, stored: StoredRecord, record: ConnectionRecord) -> None:
-        try:
-            self.service.records.replace(record, stored.etag)
-        except WriteConflict:
-            log.warning("record %s changed during the secret event; the newer write stands", record.key)
-
     def near_expiry(self, secret_name: str, source: Source) -> int:
         """Flag the records behind a secret that is about to expire, with a warning log."""
         flagged = 0
@@ -94,7 +87,9 @@ class SecretEvents:
             stored = self.service.records.get(record.key)
             if stored is None or stored.record.near_expiry:
                 continue
-            self._save(stored, replace(stored.record, near_expiry=True, updated_at=self.service.clock.now()))
+            self.service.save_unless_changed(
+                stored, replace(stored.record, near_expiry=True, updated_at=self.service.clock.now())
+            )
             flagged += 1
             log.warning(
                 "secret %s behind connection %s is near expiry: rotate it in Key Vault (%s %s)",

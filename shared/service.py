@@ -422,7 +422,9 @@ class ConnectionService:
             return self.create_or_get(record.request(), source, verify=True).created
         except ConnectorError as err:
             now = self.clock.now()
-            self._save(stored, replace(record, last_error=LastError(err.code, err.message, now), updated_at=now))
+            self.save_unless_changed(
+                stored, replace(record, last_error=LastError(err.code, err.message, now), updated_at=now)
+            )
             log.warning("rotation of %s failed: %s %s (%s)", key, err.code, err.message, source.describe())
             raise
         now = self.clock.now()
@@ -436,7 +438,7 @@ class ConnectionService:
             near_expiry=False,
             source_id=source.id,
         )
-        self._save(stored, rotated)
+        self.save_unless_changed(stored, rotated)
         log.info(
             "connection %s rotated to secret version %s (adobe request %s, %s)",
             key,
@@ -447,11 +449,12 @@ class ConnectionService:
         self.events.publish("rotated", rotated)
         return True
 
-    def _save(self, stored: StoredRecord, record: ConnectionRecord) -> None:
+    def save_unless_changed(self, stored: StoredRecord, record: ConnectionRecord) -> None:
+        """Write `record` over `stored` with If-Match; a record changed meanwhile keeps the newer write."""
         try:
             self.records.replace(record, stored.etag)
         except WriteConflict:
-            log.warning("record %s changed meanwhile; the newer write stands (the next verify rotates)", record.key)
+            log.warning("record %s changed meanwhile; the newer write stands", record.key)
 
     # -- delete ----------------------------------------------------------------------------------
 
