@@ -112,8 +112,9 @@ class ConnectionService:
         body = connection_body(claim.record.name, description, spec_name, auth.params)
         try:
             made = self._create(claim, body, auth, deadline)
-            if not made.created and claim.previous is not None and claim.previous.state is State.DELETED:
-                # The namespace was deleted and created again: the connection found by name has the old key.
+            if not made.created:
+                # Found, not made by this POST: an earlier invocation (or a namespace deleted and created again)
+                # may have given it an older key. It gets the key whose version the record notes.
                 made = self._refresh_key(claim, made, auth, deadline)
         except ConnectorError as err:
             self.engine.release_failed(claim, err, source)
@@ -364,7 +365,8 @@ class ConnectionService:
             completed = claim.record.completed(
                 kept.id,
                 kept.etag or previous.etag,
-                secret_version=previous.secret_version,
+                # Another object than the recorded one holds a key nobody noted: the rotation check below fixes it.
+                secret_version=previous.secret_version if kept.id == previous.connection_id else None,
                 now=self.clock.now(),
                 name=kept.name,
             )

@@ -160,6 +160,7 @@ class FakeAdobe:
     posts: int = 0
     lists: int = 0
     deletes: list[str] = field(default_factory=list)
+    patches: int = 0
     max_attempts: int = 4
     event_hubs: list[str] = field(default_factory=list)
     datasets: dict[str, Dataset] = field(default_factory=dict)
@@ -267,6 +268,10 @@ class FakeAdobe:
         found = self.get_connection(sandbox, connection_id, deadline)
         if found is None:
             raise ConnectionMissing(connection_id)
+        self.patches += 1
+        for obj in self.objects.get((sandbox, "connections"), []):
+            if obj.id == connection_id:
+                obj.body = {**obj.body, "auth": {**obj.body["auth"], "params": dict(params)}}
         return found
 
 

@@ -5,7 +5,7 @@ Azure (a managed and an unmanaged subscription), requests over HTTP and the queu
 repeat (the Flow Service tutorial's fixed name, another namespace's default name), connections made by
 hand in Adobe (someone else's under a colliding name; the namespace's own under another name),
 uncertain creates and late commits, Event Grid events duplicated, late and out of order, verify and
-reconcile passes, and storage lost. After every step, and once every late commit has landed and every
+reconcile passes, storage lost, and keys rotated (their events may never come). After every step, and once every late commit has landed and every
 record was verified, it checks the contract's invariants (see `World.check` and `finish`); a failure
 shrinks to a short sequence. `make fuzz` runs it longer (GENERATED_WORLDS_EXAMPLES).
 """
@@ -41,6 +41,7 @@ ENV = {
     "RECONCILE_DELETE": "true",
     "DELETE_CONNECTION_ON_NAMESPACE_DELETE": "true",
 }
+SAS_KEY = SAS.split("SharedAccessKey=")[1]
 EXAMPLES = int(os.environ.get("GENERATED_WORLDS_EXAMPLES", "200"))
 
 
@@ -77,6 +78,7 @@ class GeneratedWorld(RuleBasedStateMachine):
         self.created_ids: list[str] = []  # every id answered with 201
         self.events: list[tuple[str, str, int, str]] = []  # (action, namespace, minute, subscription), any order
         self.minute = 0
+        self.versions = 0
         settings = make_settings(**ENV)
         dataflows = DataflowService(
             settings,
@@ -105,9 +107,23 @@ class GeneratedWorld(RuleBasedStateMachine):
         if namespace in self.azure.namespaces:
             return
         subscription = self.azure.namespaces[namespace] = MANAGED if managed else UNMANAGED
-        self.world.secrets.values[f"eventhubs-sas-{namespace}"] = SAS.replace("contoso-unit", namespace)
+        self._new_key(namespace)
         self.minute += 1
         self.events.append(("write", namespace, self.minute, subscription))
+
+    @rule(namespace=st.sampled_from(NAMESPACES))
+    def key_rotated(self, namespace: str) -> None:
+        """A new version of the namespace's SAS secret, with a new key (its rotation event may never come)."""
+        if f"eventhubs-sas-{namespace}" in self.world.secrets.values:
+            self._new_key(namespace)
+
+    def _new_key(self, namespace: str) -> None:
+        """A new version of the namespace's SAS secret (every version has its own key)."""
+        self.versions += 1
+        name = f"eventhubs-sas-{namespace}"
+        key = f"{self.versions:02d}" + SAS_KEY[2:]
+        self.world.secrets.values[name] = SAS.replace("contoso-unit", namespace).replace(SAS_KEY, key)
+        self.world.secrets.versions[name] = f"v{self.versions}"
 
     @rule(namespace=st.sampled_from(NAMESPACES))
     def namespace_deleted(self, namespace: str) -> None:
@@ -172,9 +188,10 @@ class GeneratedWorld(RuleBasedStateMachine):
         self.world.adobe.objects.setdefault(("prod", "connections"), []).append(made)
         (self.own_by_hand if own else self.foreign).add(made.id)
 
-    @rule(outcome=st.sampled_from(["lost", "late", "503"]))
+    @rule(outcome=st.sampled_from(["lost", "late", "503", "gives up"]))
     def next_create_uncertain(self, outcome: str) -> None:
-        self.world.adobe.script.append(outcome)
+        """The next POST's fate; "gives up": it commits later and every retry of the invocation fails."""
+        self.world.adobe.script.extend(["late", "503", "503", "503"] if outcome == "gives up" else [outcome])
 
     @rule()
     def late_commits_land(self) -> None:
@@ -242,6 +259,11 @@ class GeneratedWorld(RuleBasedStateMachine):
             named = [o for o in self._objects() if self._holds(o, key.namespace) and o.name == record.name]
             if record.state is State.READY:
                 assert [o.id for o in named] == [record.connection_id], f"{key}: {len(named)} with its name"
+                secret = self.world.secrets.values.get(f"eventhubs-sas-{key.namespace}")
+                held = named[0].body["auth"]["params"].get("sasKey")
+                if secret is not None:  # (a connection made by hand is adopted before its secret exists)
+                    current = secret.split("SharedAccessKey=")[1]
+                    assert held == current, f"{key}: Adobe holds an old key ({record.secret_version} recorded)"
             if record.state is State.DELETED and record.adobe_deleted:
                 made = [o for o in named if o.id not in self.own_by_hand]
                 assert not made, f"{key} is deleted but {len(made)} of its connections are left in Adobe"

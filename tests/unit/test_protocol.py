@@ -5,6 +5,7 @@ Claim, wait, takeover, adopt, verify and deletion, each under the interleaving t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -393,3 +394,53 @@ def test_a_worker_whose_clock_runs_ahead_cannot_take_over_a_live_claim() -> None
     with pytest.raises(ConnectionBeingCreated):
         fast.create_or_get(ConnectionRequest(NS, "prod"), HTTP)
     assert world.adobe.posts == 0 and world.records.record(KEY).owner is not None
+
+
+NEW_KEY = "Zr4Tq8Wm2Xc6Vb0Nh3Jk7Lp1Ds5Fg9Ha2Se6Rd0Yu4I="
+
+
+def rotate_in_vault(world: World) -> None:
+    """A new version of the namespace's SAS secret, with another key."""
+    world.secrets.values[f"eventhubs-sas-{NS}"] = SAS.replace(SAS.rsplit("=", 2)[1] + "=", NEW_KEY)
+    world.secrets.versions[f"eventhubs-sas-{NS}"] = "v2"
+
+
+def adobe_key(world: World, connection_id: str | None) -> str:
+    [obj] = [o for o in world.adobe.in_adobe() if o.id == connection_id]
+    return str(obj.body["auth"]["params"]["sasKey"])
+
+
+def test_a_connection_found_after_a_rotation_gets_the_key_the_record_notes() -> None:
+    """CI seed 3 of the chaos test: an earlier create's POST reached Adobe with the old key, its invocation gave
+    up, the key was rotated, and the next request found (adopted) that connection. The record noted the new
+    version while Adobe held the old key, and no verify ever rotated it."""
+    world = World(script=["late", "503", "503", "503"])
+    with pytest.raises(Exception, match="unavailable"):
+        world.create()
+    assert world.records.record(KEY).may_exist
+    world.adobe.land_late()  # the first POST commits after all, with the old key
+    rotate_in_vault(world)
+    record, created = world.create()
+    assert not created and record.secret_version == "v2"
+    assert adobe_key(world, record.connection_id) == NEW_KEY
+    assert world.adobe.patches == 1 and len(world.adobe.in_adobe()) == 1
+
+
+def test_a_verify_that_keeps_another_object_than_the_recorded_one_gives_it_the_current_key() -> None:
+    world = World()
+    record, _ = world.create()
+    world.adobe.create(
+        "prod",
+        "connections",
+        world.adobe.in_adobe()[0].body,
+        Deadline(lambda: 0.0, 10),
+        look_up_first=False,
+        lookup=lambda: None,
+    )  # an uncertain create's twin, same content and name, old key
+    world.adobe.delete("prod", "connections", str(record.connection_id), Deadline(lambda: 0.0, 10))
+    rotate_in_vault(world)
+    world.records.replace(replace(world.records.record(KEY), secret_version="v2"), world.records.get(KEY).etag)  # type: ignore[union-attr]
+    verified = world.service.verify(KEY, Source("queue", "v"))
+    assert verified is not None and verified.connection_id != record.connection_id
+    assert adobe_key(world, verified.connection_id) == NEW_KEY
+    assert world.records.record(KEY).secret_version == "v2"
