@@ -112,7 +112,7 @@ class ConnectionService:
         body = connection_body(claim.record.name, description, spec_name, auth.params)
         try:
             made = self._create(claim, body, auth, deadline)
-            if not made.created:
+            if not made.created and _same_auth_kind(made, auth):
                 # Found, not made by this POST: an earlier invocation (or a namespace deleted and created again)
                 # may have given it an older key. It gets the key whose version the record notes.
                 made = self._refresh_key(claim, made, auth, deadline)
@@ -540,6 +540,16 @@ def _deletion_message(err: ConnectorError) -> str:
             f"it (1418-400); delete those dataflows, then the connection. {err.message}"
         )
     return err.message
+
+
+def _same_auth_kind(found: AdobeConnection, auth: NamespaceAuth) -> bool:
+    """Whether a found connection uses the request's kind of auth (SAS or AAD), as far as its listing shows: a
+    connection made by hand with the other kind is adopted as it is (Adobe cannot change an auth type)."""
+    auth_section = found.content.get("auth")
+    held = auth_section.get("params") if isinstance(auth_section, dict) else None
+    if not isinstance(held, dict):
+        return True
+    return ("sasKeyName" in held) == ("sasKeyName" in auth.params)
 
 
 def _describe(key: ConnectionKey) -> str:

@@ -20,7 +20,7 @@ from shared.retry import Deadline
 from shared.rotation import SecretEvents
 from shared.service import ConnectionService
 from shared.settings import Settings
-from tests.unit.fakes import FakeAdobe, FakeRecords, FakeSecrets, FakeTime, FakeVerifies, NoEvents
+from tests.unit.fakes import FakeAdobe, FakeObject, FakeRecords, FakeSecrets, FakeTime, FakeVerifies, NoEvents
 
 NS = "contoso-unit"
 KEY = ConnectionKey("prod", NS)
@@ -444,3 +444,14 @@ def test_a_verify_that_keeps_another_object_than_the_recorded_one_gives_it_the_c
     assert verified is not None and verified.connection_id != record.connection_id
     assert adobe_key(world, verified.connection_id) == NEW_KEY
     assert world.records.record(KEY).secret_version == "v2"
+
+
+def test_a_connection_made_by_hand_with_the_other_auth_kind_is_adopted_as_it_is() -> None:
+    """Adobe cannot change a connection's auth type: a SAS request that finds the namespace's AAD connection
+    (made by hand, after an uncertain POST) adopts it without patching SAS params into it."""
+    world = World(script=["503"])
+    aad = {"tenantId": "t", "clientId": "c", "namespace": NS}
+    hand = connection_body("By hand", "d", "Event Hub Azure Active Directory Auth", aad)
+    world.adobe.objects[("prod", "connections")] = [FakeObject("hand-1", "By hand", hand, 0.5)]
+    record, created = world.create()
+    assert not created and record.connection_id == "hand-1" and world.adobe.patches == 0
