@@ -13,7 +13,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-from .errors import ConfigurationError, DependencyUnavailable, is_tls_failure
+from .arm import configuration_problem
+from .errors import DependencyUnavailable
 from .retry import CallResult, Deadline, Failure, Retrier
 
 API_VERSION: Final = "2023-10-01"
@@ -58,19 +59,10 @@ class MonitorHubTraffic:
         self.calls += 1
         try:
             response = self._client().send_request(HttpRequest("GET", url, params=params))
-        except ClientAuthenticationError as err:
-            raise ConfigurationError(
-                "Azure Resource Manager refused the app's identity for metrics; check AZURE_RESOURCE_MANAGER_URL "
-                "and the identity.",
-                setting="AZURE_RESOURCE_MANAGER_URL",
-            ) from err
-        except ServiceRequestError as err:
-            if is_tls_failure(err):
-                raise ConfigurationError(
-                    "The TLS certificate of Azure Resource Manager could not be verified: check "
-                    "AZURE_RESOURCE_MANAGER_URL (and REQUESTS_CA_BUNDLE).",
-                    setting="AZURE_RESOURCE_MANAGER_URL",
-                ) from None
+        except (ClientAuthenticationError, ServiceRequestError) as err:
+            problem = configuration_problem(err, " for metrics")
+            if problem is not None:
+                raise problem from None
             return CallResult(failure=Failure.NOT_SENT), None
         except ServiceResponseError:
             return CallResult(failure=Failure.UNCERTAIN), None

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from .errors import ConfigurationError, DependencyUnavailable, is_tls_failure
+from .arm import configuration_problem
+from .errors import DependencyUnavailable
 from .eventhubs import NAMESPACE_PATTERN
 from .logs import log
 from .retry import CallResult, Deadline, Failure, Retrier
@@ -124,11 +125,11 @@ class ResourceGraphInventory:
         self.calls += 1
         try:
             return CallResult(status=200), self._client().resources(request)
-        except ClientAuthenticationError as err:
-            raise ConfigurationError(
-                "Azure Resource Manager refused the app's identity; check AZURE_RESOURCE_MANAGER_URL and the identity.",
-                setting="AZURE_RESOURCE_MANAGER_URL",
-            ) from err
+        except (ClientAuthenticationError, ServiceRequestError) as err:  # (before HttpResponseError, its base)
+            problem = configuration_problem(err)
+            if problem is not None:
+                raise problem from None
+            return CallResult(failure=Failure.NOT_SENT), None
         except HttpResponseError as err:
             if err.status_code == 403:
                 raise _Refused(
@@ -139,14 +140,6 @@ class ResourceGraphInventory:
             headers = getattr(err.response, "headers", None) or {}
             retry_after = headers.get("Retry-After")
             return CallResult(status=err.status_code or 500, retry_after=retry_after), None
-        except ServiceRequestError as err:
-            if is_tls_failure(err):
-                raise ConfigurationError(
-                    "The TLS certificate of Azure Resource Manager could not be verified: check "
-                    "AZURE_RESOURCE_MANAGER_URL (and REQUESTS_CA_BUNDLE).",
-                    setting="AZURE_RESOURCE_MANAGER_URL",
-                ) from None
-            return CallResult(failure=Failure.NOT_SENT), None
 
 
 class _Refused(Exception):
