@@ -190,9 +190,14 @@ class DataflowService:
                 dependency="Adobe Flow Service",
                 retry_after=max(1, min(60, int(visible_after - age) + 1)),
             )
+        hint = (
+            ""
+            if age is not None
+            else f" A hub created in the last {visible_after:g} s may not be listed yet: ask again in a few minutes."
+        )
         raise EventHubNotFound(
             f"Event hub '{request.event_hub}' is not among the event hubs Adobe lists for namespace "
-            f"'{request.namespace}' {hubs}."
+            f"'{request.namespace}' {hubs}.{hint}"
         )
 
     def _new_record(self, request: DataflowRequest, now: datetime, source: Source) -> DataflowRecord:

@@ -214,8 +214,12 @@ def test_a_young_hub_adobe_does_not_list_yet_is_retried_not_refused() -> None:
         world.dataflows.create_or_get(request, young)
     assert caught.value.retry_after is not None and caught.value.retry_after <= 60
     old = Source("event", "hub-write", world.time.now() - timedelta(seconds=900))
-    with pytest.raises(EventHubNotFound):
+    with pytest.raises(EventHubNotFound) as refused:
         world.dataflows.create_or_get(request, old)
+    assert "ask again" not in refused.value.message  # the event says how old the hub is
+    with pytest.raises(EventHubNotFound) as asked:  # a request carries no event time: the answer says what to do
+        world.dataflows.create_or_get(request, Source("http", "req"))
+    assert "may not be listed yet: ask again in a few minutes" in asked.value.message
     assert world.kinds()["flows"] == 0
 
 
