@@ -274,7 +274,7 @@ class ConnectionService:
             )
         except ConnectionMissing:
             return connection  # gone meanwhile: the next request creates it again (drift repair)
-        return replace(updated, created=False, uncertain=connection.uncertain)
+        return replace(connection, etag=updated.etag or connection.etag)  # the found one's name and content
 
     def _explore(self, record: ConnectionRecord, deadline: Deadline) -> tuple[tuple[str, ...] | None, Warning | None]:
         """The event hubs the new connection can read, or the warning that says why Adobe cannot list them."""

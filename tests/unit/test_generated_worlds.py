@@ -241,6 +241,8 @@ class GeneratedWorld(RuleBasedStateMachine):
             obj = by_id.get(record.connection_id or "")
             if obj is not None:
                 assert self._holds(obj, record.key.namespace), f"{record.key} records {obj.id} of another identity"
+                if record.state is State.READY:  # (a lookup finds it by this name)
+                    assert obj.name == record.name, f"{record.key} notes {record.name!r}, {obj.id} is {obj.name!r}"
 
     @invariant()
     def at_most_one_201_per_object(self) -> None:

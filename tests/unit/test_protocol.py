@@ -455,3 +455,13 @@ def test_a_connection_made_by_hand_with_the_other_auth_kind_is_adopted_as_it_is(
     world.adobe.objects[("prod", "connections")] = [FakeObject("hand-1", "By hand", hand, 0.5)]
     record, created = world.create()
     assert not created and record.connection_id == "hand-1" and world.adobe.patches == 0
+
+
+def test_a_connection_made_by_hand_keeps_its_name_when_adopted_and_gets_the_current_key() -> None:
+    world = World(script=["503"])
+    params = {"sasKeyName": "Root", "namespace": NS, "sasKey": "an-older-key-of-this-namespace"}
+    hand = connection_body("By hand", "d", "Azure EventHub authentication credentials", params)
+    world.adobe.objects[("prod", "connections")] = [FakeObject("hand-1", "By hand", hand, 0.5)]
+    record, created = world.create()
+    assert not created and record.connection_id == "hand-1" and record.name == "By hand"
+    assert adobe_key(world, "hand-1") == SAS.split("SharedAccessKey=")[1] and world.adobe.patches == 1
