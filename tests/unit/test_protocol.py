@@ -459,7 +459,7 @@ def test_a_connection_made_by_hand_with_the_other_auth_kind_is_adopted_as_it_is(
 
 def test_a_connection_made_by_hand_keeps_its_name_when_adopted_and_gets_the_current_key() -> None:
     world = World(script=["503"])
-    params = {"sasKeyName": "Root", "namespace": NS, "sasKey": "an-older-key-of-this-namespace"}
+    params = {"sasKeyName": "Root", "namespace": NS, "sasKey": "Wq3Lx8Vn1Rb6Tk0Mz5Hc9Pj2Yd7Fs4Ga="}
     hand = connection_body("By hand", "d", "Azure EventHub authentication credentials", params)
     world.adobe.objects[("prod", "connections")] = [FakeObject("hand-1", "By hand", hand, 0.5)]
     record, created = world.create()
