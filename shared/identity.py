@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .adobe import EVENT_HUBS_SPEC_ID
-from .models import ConnectionKey
+from .models import AuthType, ConnectionKey
 
 DATA_LAKE_SPEC_ID: Final = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 FLOW_SPEC_ID: Final = "d69717ba-71b4-4313-b654-49f9cf126d7a"
@@ -66,6 +66,14 @@ def connection_namespace(content: Content) -> tuple[str, str | None] | None:
     if not (SOURCE_AUTH_PARAMS & set(params)) or namespace is None:
         return None
     return namespace, _lower(params.get("eventHubName"))
+
+
+def held_auth_type(content: Content) -> AuthType | None:
+    """The kind of auth a listed base connection holds (SAS or AAD); None when its listing does not show one."""
+    params = _dict(_dict(content.get("auth")).get("params"))
+    if "sasKeyName" in params:
+        return AuthType.SAS
+    return AuthType.AAD if "tenantId" in params else None
 
 
 def source_identity(key: ConnectionKey, name: str, *, connection_id: str, consumer_group: str) -> Identity:

@@ -29,7 +29,7 @@ from .adobe import AdobeApi
 from .clock import Clock
 from .dataflows import DataflowService
 from .errors import ConnectorError, SecretNotFound
-from .identity import connection_namespace
+from .identity import connection_namespace, held_auth_type
 from .inventory import Inventory, Listing, Namespace
 from .logs import log
 from .models import AuthType, ConnectionKey, ConnectionRecord, ConnectionRequest, Source, State
@@ -238,12 +238,10 @@ class Reconciler:
     def _adoptable(self, sandbox: str, item: dict[str, Any]) -> ConnectionRecord | None:
         """A record for a listed connection, when its content is an Event Hubs source's (contract "Identity": the
         namespace and event hub it holds, never its name)."""
-        held = connection_namespace(item)
-        if held is None:
+        held, auth_type = connection_namespace(item), held_auth_type(item)
+        if held is None or auth_type is None:
             return None  # not a source's auth (Event Hubs destinations share the spec id), or no namespace
         namespace, hub = held
-        params = item["auth"]["params"]
-        auth_type = AuthType.SAS if "sasKeyName" in params else AuthType.AAD
         now = self.clock.now()
         template = self.settings.sas_secret_name if auth_type is AuthType.SAS else self.settings.aad_secret_name
         return ConnectionRecord(

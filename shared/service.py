@@ -24,7 +24,7 @@ from .clock import Clock
 from .credentials import NamespaceAuth, load_adobe_credentials, namespace_auth
 from .errors import AdobeRejected, ConnectionNotFound, ConnectorError, SecretProblem
 from .exactly_once import CONNECTION, ExactlyOnce, Redo
-from .identity import connection_identity
+from .identity import connection_identity, held_auth_type
 from .logs import log
 from .models import (
     AuthType,
@@ -112,9 +112,10 @@ class ConnectionService:
         body = connection_body(claim.record.name, description, spec_name, auth.params)
         try:
             made = self._create(claim, body, auth, deadline)
-            if not made.created and _same_auth_kind(made, auth):
+            if not made.created and held_auth_type(made.content) in (None, request.auth_type):
                 # Found, not made by this POST: an earlier invocation (or a namespace deleted and created again)
-                # may have given it an older key. It gets the key whose version the record notes.
+                # may have given it an older key. It gets the key whose version the record notes (unless it was
+                # made by hand with the other kind of auth: Adobe cannot change a connection's auth type).
                 made = self._refresh_key(claim, made, auth, deadline)
         except ConnectorError as err:
             self.engine.release_failed(claim, err, source)
@@ -540,16 +541,6 @@ def _deletion_message(err: ConnectorError) -> str:
             f"it (1418-400); delete those dataflows, then the connection. {err.message}"
         )
     return err.message
-
-
-def _same_auth_kind(found: AdobeConnection, auth: NamespaceAuth) -> bool:
-    """Whether a found connection uses the request's kind of auth (SAS or AAD), as far as its listing shows: a
-    connection made by hand with the other kind is adopted as it is (Adobe cannot change an auth type)."""
-    auth_section = found.content.get("auth")
-    held = auth_section.get("params") if isinstance(auth_section, dict) else None
-    if not isinstance(held, dict):
-        return True
-    return ("sasKeyName" in held) == ("sasKeyName" in auth.params)
 
 
 def _describe(key: ConnectionKey) -> str:
