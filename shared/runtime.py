@@ -26,14 +26,14 @@ from .reconcile import Reconciler
 from .records import TableRecordStore, connection_store, storage_errors
 from .requestqueue import REQUESTS_QUEUE, RequestQueue
 from .retry import Deadline, Retrier, RetryPolicy
-
-if TYPE_CHECKING:  # built on first use: a worker that never checks health does not import them
-    from .health import HealthChecker
-    from .ioevents import IOEventsVerifier
 from .rotation import SecretEvents
 from .secrets import KeyVaultSecrets
 from .service import ConnectionService
 from .settings import Settings
+
+if TYPE_CHECKING:  # built on first use: a worker that never checks health does not import them
+    from .health import HealthChecker
+    from .ioevents import IOEventsVerifier
 
 # The SDKs' HTTP logging policy prints request and response headers at INFO: keep it quiet.
 for _name in ("azure.core.pipeline.policies.http_logging_policy", "azure.identity", "urllib3"):
