@@ -5,8 +5,8 @@ Azure (a managed and an unmanaged subscription), requests over HTTP and the queu
 repeat (the Flow Service tutorial's fixed name, another namespace's default name), connections made by
 hand in Adobe (someone else's under a colliding name; the namespace's own under another name),
 uncertain creates and late commits, Event Grid events duplicated, late and out of order, verify and
-reconcile passes, storage lost, and keys rotated (their events may never come). After every step, and once every late commit has landed and every
-record was verified, it checks the contract's invariants (see `World.check` and `finish`); a failure
+reconcile passes, storage lost, and keys rotated (their events may never come). After every step, and
+once every late commit has landed and every record was verified, it checks the contract's invariants (see `World.check` and `finish`); a failure
 shrinks to a short sequence. `make fuzz` runs it longer (GENERATED_WORLDS_EXAMPLES).
 """
 
