@@ -102,6 +102,16 @@ def test_bad_dataflow_requests_create_nothing(app: App, change: dict, status: in
     assert not app.stack.adobe.calls("POST", r"/(sourceConnections|targetConnections|flows)$")
 
 
+def test_a_hub_adobe_does_not_list_is_422_saying_a_new_hub_may_need_a_few_minutes(app: App) -> None:
+    """An HTTP request carries no event time, so a hub created a moment ago cannot be told from a typo: the answer
+    names both (the listing Adobe gave, and to ask again in a few minutes)."""
+    dataset = ready_namespace(app)
+    response = app.post_dataflow({"namespace": NS, "eventHubName": "just-made", "datasetId": dataset})
+    error = body(response)["error"]
+    assert response.status_code == 422 and error["code"] == "EventHubNotFound", error
+    assert "may not be listed yet: ask again in a few minutes" in error["message"] and HUB in error["message"]
+
+
 def test_a_dataset_without_schema_is_refused_before_any_create(app: App) -> None:
     ready_namespace(app)
     bare = app.stack.adobe.add_dataset("No schema", schema_id="")
